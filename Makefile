@@ -1,0 +1,55 @@
+# kmswatch: one Go module; the app, the Pulumi program and the kmswatch CLI build from here.
+# `make test` is what CI runs (.ci/run). Everything but up/preview/destroy/smoke works offline.
+
+GO            ?= go
+BIN           := bin
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.1.6
+ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
+GOTESTSUM     := gotest.tools/gotestsum@v1.12.1
+
+# Tests that need PostgreSQL read TEST_DATABASE_URL; this is the machine's local server.
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: build test vet lint local bench rehearse preview up destroy smoke clean
+
+build: ## Compile everything and put the three binaries in bin/
+	$(GO) build ./...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/kmswatch-app ./app/cmd/kmswatch-app
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/awsdouble ./app/cmd/awsdouble
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/kmswatch ./infra/cmd/kmswatch
+
+test: vet ## Every test, offline: app against real PostgreSQL + KMS double, rules, CLI, the stack under Pulumi mocks
+	$(GO) run $(GOTESTSUM) --format testname -- -race -count=1 ./app/... ./infra/rules/... ./infra/cmd/...
+	$(GO) run $(GOTESTSUM) --format testname -- -count=1 ./infra/
+
+vet:
+	$(GO) vet ./...
+
+lint: vet ## golangci-lint and actionlint, pinned
+	$(GO) run $(GOLANGCI_LINT) run ./...
+	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
+
+local: ## KMS double + app on the local PostgreSQL; prints the URL, key id and a curl line
+	bash app/scripts/local.sh
+
+bench: ## Load runs on loopback (wrk) and the replay benchmark; prints req/s, p50/p99 and replay time
+	bash app/scripts/bench.sh
+	bash infra/scripts/replay-bench.sh
+
+rehearse: ## The lab's scenario offline: app + KMS double + rules in one process
+	$(GO) run ./infra/cmd/kmswatch rehearse
+
+preview: ## pulumi preview of the dev stack (local file state unless logged in)
+	bash infra/scripts/pulumi.sh preview
+
+up: ## Deploy the dev stack
+	bash infra/scripts/pulumi.sh up
+
+destroy: ## Tear the dev stack down
+	bash infra/scripts/pulumi.sh destroy
+
+smoke: ## The lab's curl flow against the deployed stack (or URL=...)
+	bash infra/scripts/smoke.sh
+
+clean:
+	rm -rf $(BIN)
