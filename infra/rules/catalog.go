@@ -1,0 +1,179 @@
+package rules
+
+import "time"
+
+// The five shipped rules. Each definition carries its own test records (positive and negative);
+// the AWS-published samples in shared/cloudtrail-samples are named by file.
+
+// labTaskRole is the task role in the lab's walkthrough and in the shared samples.
+const labTaskRole = "arn:aws:iam::111122223333:role/pattern1-application-Pattern1ECSTaskRole"
+
+var labParams = Params{TaskRoleARN: labTaskRole}
+
+const (
+	fieldErrorCode = "errorCode"
+	fieldSource    = "eventSource"
+	fieldName      = "eventName"
+	fieldIssuer    = "userIdentity.sessionContext.sessionIssuer.arn"
+	fieldResource  = "resources.ARN"
+	kmsSource      = "kms.amazonaws.com"
+)
+
+func appKMSErrors() Rule {
+	return Rule{
+		ID:          "app-kms-errors",
+		Title:       "KMS errors by the app's task role",
+		Description: "Any KMS call by the app's ECS task role that failed (errorCode present): wrong key, disabled key, denied. The lab's rule.",
+		Severity:    High,
+		Source:      TrailLogs,
+		MetricName:  "AppKmsErrors",
+		// The lab alarms when errors are "greater than 1" in its period; metric filters publish per minute.
+		Firing:     Firing{Period: time.Minute, EvaluationPeriods: 1, Threshold: 2},
+		Runbook:    "Find the failing calls in CloudTrail (eventName, errorCode, requestParameters.keyId). Repeated IncorrectKeyException means someone is trying ciphertexts or keys that are not theirs: look at the app's decrypt_failed log lines for the caller.",
+		References: []string{"https://wellarchitectedlabs.com/security/300_labs/300_autonomous_monitoring_of_cryptographic_activity_with_kms/"},
+		when: []cond{
+			present(fieldErrorCode),
+			equals(fieldSource, kmsSource),
+			equalsParam(fieldIssuer, paramTaskRole),
+		},
+		style: styleLab,
+		cases: []Case{
+			{Name: "lab walkthrough: Decrypt IncorrectKeyException by the task role", Sample: "lab-decrypt-incorrectkey-taskrole.json", Params: labParams, Want: true},
+			{Name: "IncorrectKeyException by an IAM user is not the app", Sample: "kms-decrypt-incorrectkey-iamuser.json", Params: labParams, Want: false},
+			{Name: "successful Decrypt by an IAM user", Sample: "kms-decrypt-success-iamuser.json", Params: labParams, Want: false},
+			{Name: "the task role's error without a role ARN given matches nothing", Sample: "lab-decrypt-incorrectkey-taskrole.json", Params: Params{}, Want: false},
+			{Name: "the task role's error seen with another role ARN", Sample: "lab-decrypt-incorrectkey-taskrole.json", Params: Params{TaskRoleARN: "arn:aws:iam::111122223333:role/other"}, Want: false},
+			{Name: "the task role's AccessDenied on Secrets Manager is not a KMS error", Params: labParams, Want: false,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"secretsmanager.amazonaws.com","eventName":"GetSecretValue","errorCode":"AccessDenied","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"` + labTaskRole + `"}}}}`},
+			{Name: "the task role's successful Encrypt", Params: labParams, Want: false,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Encrypt","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"` + labTaskRole + `"}}}}`},
+			{Name: "the task role's DisabledException on Encrypt", Params: labParams, Want: true,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Encrypt","errorCode":"DisabledException","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"` + labTaskRole + `"}}}}`},
+			{Name: "an errorCode of null is no error", Params: labParams, Want: false,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","errorCode":null,"userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"` + labTaskRole + `"}}}}`},
+		},
+	}
+}
+
+func keyDisableOrDelete() Rule {
+	return Rule{
+		ID:          "kms-key-disable-or-delete",
+		Title:       "KMS key disabled or scheduled for deletion",
+		Description: "CIS AWS Foundations Benchmark: a customer managed key was disabled or scheduled for deletion; data under it becomes unreadable.",
+		Severity:    Critical,
+		Source:      TrailLogs,
+		MetricName:  "KmsKeyDisableOrDelete",
+		Firing:      Firing{Period: 5 * time.Minute, EvaluationPeriods: 1, Threshold: 1},
+		Runbook:     "Confirm with the key's owner that the change was intended. If not: EnableKey or CancelKeyDeletion at once (the pending window is 7-30 days), then find who made the call and revoke their access.",
+		References: []string{
+			"https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html",
+			"https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudwatch-alarms-for-cloudtrail.html",
+		},
+		when: []cond{
+			equals(fieldSource, kmsSource),
+			equals(fieldName, "DisableKey", "ScheduleKeyDeletion"),
+		},
+		style:  styleCIS,
+		notify: true, // critical: also tell a person at once, not only after the metric period
+		cases: []Case{
+			{Name: "DisableKey by an IAM user", Sample: "kms-disablekey.json", Want: true},
+			{Name: "ScheduleKeyDeletion by an IAM user", Sample: "kms-schedulekeydeletion.json", Want: true},
+			{Name: "DeleteKey service event is not in the CIS pattern", Sample: "kms-deletekey-serviceevent.json", Want: false},
+			{Name: "PutKeyPolicy is another rule's", Sample: "kms-putkeypolicy.json", Want: false},
+			{Name: "Decrypt is no key change", Sample: "kms-decrypt-success-iamuser.json", Want: false},
+			{Name: "DisableKey by the app's role fires too", Params: labParams, Want: true,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"DisableKey","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"` + labTaskRole + `"}}}}`},
+			{Name: "a DisableKey that was denied still counts, as in the CIS pattern", Want: true,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"DisableKey","errorCode":"AccessDeniedException"}`},
+		},
+	}
+}
+
+func appDecryptVolume() Rule {
+	return Rule{
+		ID:          "app-decrypt-volume",
+		Title:       "Unusually many successful decrypts by the app's task role",
+		Description: "Successful Decrypt calls (no errorCode) by the app's task role above a count per period: a sign of bulk reads, i.e. exfiltration through the app or its credentials.",
+		Severity:    High,
+		Source:      TrailLogs,
+		MetricName:  "AppDecryptVolume",
+		// Tune against history with `kmswatch replay`; stack config overrides it.
+		Firing:  Firing{Period: 5 * time.Minute, EvaluationPeriods: 1, Threshold: 1000},
+		Runbook: "Compare with the app's request rate. If the app did not serve that many decrypts, its task role credentials are used elsewhere: look at sourceIPAddress and userAgent of the Decrypt records, and rotate the task.",
+		when: []cond{
+			equals(fieldSource, kmsSource),
+			equals(fieldName, "Decrypt"),
+			absent(fieldErrorCode),
+			equalsParam(fieldIssuer, paramTaskRole),
+		},
+		style: styleLab,
+		cases: []Case{
+			{Name: "the task role's successful Decrypt", Params: labParams, Want: true,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Decrypt","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"` + labTaskRole + `"}}}}`},
+			{Name: "the task role's failed Decrypt is not volume", Sample: "lab-decrypt-incorrectkey-taskrole.json", Params: labParams, Want: false},
+			{Name: "an IAM user's successful Decrypt", Sample: "kms-decrypt-success-iamuser.json", Params: labParams, Want: false},
+			{Name: "the EC2 infrastructure role's Decrypt is not the app", Sample: "ebs-attach-encrypted-volume.json", Params: labParams, Want: false},
+			{Name: "the task role's Encrypt", Params: labParams, Want: false,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"Encrypt","userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"` + labTaskRole + `"}}}}`},
+		},
+	}
+}
+
+func appDecryptDenied() Rule {
+	return Rule{
+		ID:          "app-decrypt-denied",
+		Title:       "The app refused decrypt requests",
+		Description: `The app's own security log: lines with "event":"decrypt_failed", including attempts that never reach KMS (unknown name, malformed key).`,
+		Severity:    Medium,
+		Source:      AppLogs,
+		MetricName:  "AppDecryptDenied",
+		Firing:      Firing{Period: 5 * time.Minute, EvaluationPeriods: 1, Threshold: 5},
+		Runbook:     "Read the decrypt_failed lines in the app's log group: the same client trying many names or keys is probing. Block the client at the load balancer if it keeps on.",
+		when: []cond{
+			equals("event", "decrypt_failed"),
+		},
+		style: styleLab,
+		cases: []Case{
+			{Name: "a decrypt_failed line", Want: true,
+				Record: `{"time":"2026-11-24T10:00:00.123Z","level":"WARN","msg":"decrypt failed","event":"decrypt_failed","name":"Stephen","code":"EINVALID"}`},
+			{Name: "a decrypt_ok line", Want: false,
+				Record: `{"time":"2026-11-24T10:00:00.123Z","level":"INFO","msg":"decrypt","event":"decrypt_ok"}`},
+			{Name: "a line without event", Want: false,
+				Record: `{"time":"2026-11-24T10:00:00.123Z","level":"INFO","msg":"decrypt_failed"}`},
+			{Name: "a CloudTrail error record is not an app line", Sample: "lab-decrypt-incorrectkey-taskrole.json", Params: labParams, Want: false},
+		},
+	}
+}
+
+func keyPolicyChange() Rule {
+	return Rule{
+		ID:          "kms-key-policy-change",
+		Title:       "Access to a KMS key changed",
+		Description: "PutKeyPolicy, CreateGrant, DisableKeyRotation, DeleteAlias or UpdateAlias on the stack's keys: who may use the key, or which key the app's alias points at, changed.",
+		Severity:    Critical,
+		Source:      EventBridge,
+		Firing:      Firing{Immediate: true},
+		Runbook:     "Check the change against the stack (pulumi preview shows drift). An unexpected grant or policy can be undone with RevokeGrant or PutKeyPolicy; an alias moved to another key redirects the app's encryption: point it back.",
+		References:  []string{"https://docs.aws.amazon.com/kms/latest/developerguide/logging-using-cloudtrail.html"},
+		when: []cond{
+			equals(fieldSource, kmsSource),
+			equals(fieldName, "PutKeyPolicy", "CreateGrant", "DisableKeyRotation", "DeleteAlias", "UpdateAlias"),
+			equalsParam(fieldResource, paramKeyARNs),
+		},
+		style: styleLab,
+		cases: []Case{
+			{Name: "PutKeyPolicy by an IAM user", Sample: "kms-putkeypolicy.json", Want: true},
+			{Name: "CreateGrant by an IAM user", Sample: "kms-creategrant.json", Want: true},
+			{Name: "the CreateGrant in the EBS log file", Sample: "ebs-attach-encrypted-volume.json", Want: true},
+			{Name: "PutKeyPolicy on one of the stack's keys", Sample: "kms-putkeypolicy.json", Want: true,
+				Params: Params{KeyARNs: []string{"arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}},
+			{Name: "PutKeyPolicy on a key outside the stack", Sample: "kms-putkeypolicy.json", Want: false,
+				Params: Params{KeyARNs: []string{"arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"}}},
+			{Name: "DisableKey is the CIS rule's", Sample: "kms-disablekey.json", Want: false},
+			{Name: "UpdateAlias lists the key among its resources", Want: true,
+				Params: Params{KeyARNs: []string{"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"UpdateAlias","resources":[{"ARN":"arn:aws:kms:us-east-1:111122223333:alias/app"},{"ARN":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}]}`},
+			{Name: "Decrypt is no access change", Sample: "kms-decrypt-success-iamuser.json", Want: false},
+		},
+	}
+}

@@ -1,0 +1,160 @@
+package rules
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// ebMatches is a small evaluator of the EventBridge event-pattern subset EventPattern emits, used
+// as an oracle: every field in the pattern must match; a list of strings matches a string equal to
+// one of them (an array in the event matches when any element does, arrays of objects included);
+// {"exists":true|false} tests presence.
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html
+func ebMatches(pattern map[string]any, event any) bool {
+	for key, want := range pattern {
+		got, found := ebField(event, key)
+		switch w := want.(type) {
+		case map[string]any:
+			if !found || !ebAny(got, func(v any) bool { return ebMatches(w, v) }) {
+				return false
+			}
+		case []any:
+			if !ebList(w, got, found) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func ebField(v any, key string) (any, bool) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	got, ok := obj[key]
+	return got, ok
+}
+
+// ebAny applies fn to v, or to each element when v is an array.
+func ebAny(v any, fn func(any) bool) bool {
+	if arr, ok := v.([]any); ok {
+		for _, el := range arr {
+			if fn(el) {
+				return true
+			}
+		}
+		return false
+	}
+	return fn(v)
+}
+
+func ebList(list []any, got any, found bool) bool {
+	for _, item := range list {
+		switch it := item.(type) {
+		case string:
+			if found && ebAny(got, func(v any) bool { return v == it }) {
+				return true
+			}
+		case map[string]any:
+			if exists, ok := it["exists"].(bool); ok && exists == found {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestEventPatternAgreesWithMatcher checks, on every sample wrapped as EventBridge delivers it,
+// that the rendered event pattern and the Go matcher agree, with and without key scoping.
+func TestEventPatternAgreesWithMatcher(t *testing.T) {
+	keyed := Params{KeyARNs: []string{"arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}
+	otherKey := Params{KeyARNs: []string{"arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"}}
+	for _, r := range Default() {
+		for _, p := range []Params{{}, keyed, otherKey} {
+			text, ok := r.EventPattern(p)
+			if !ok {
+				continue
+			}
+			var pattern map[string]any
+			if err := json.Unmarshal([]byte(text), &pattern); err != nil {
+				t.Fatalf("%s: event pattern is not JSON: %v", r.ID, err)
+			}
+			matched := 0
+			for _, name := range sampleNames(t) {
+				for _, rec := range mustSampleRecords(t, name) {
+					ev, err := EventBridgeEvent(rec)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var event any
+					if err := json.Unmarshal(ev, &event); err != nil {
+						t.Fatal(err)
+					}
+					want := r.Matches(mustParse(t, rec), p)
+					if got := ebMatches(pattern, event); got != want {
+						t.Errorf("%s keys %v on %s: pattern says %v, matcher %v", r.ID, p.KeyARNs, name, got, want)
+					}
+					if want {
+						matched++
+					}
+				}
+			}
+			if len(p.KeyARNs) == 0 && matched == 0 {
+				t.Errorf("%s: no sample matched, so the comparison proves little", r.ID)
+			}
+		}
+	}
+}
+
+func sampleNames(t testing.TB) []string {
+	t.Helper()
+	return []string{
+		"ebs-attach-encrypted-volume.json", "kms-creategrant.json", "kms-decrypt-incorrectkey-iamuser.json",
+		"kms-decrypt-invalidstate-iamuser.json", "kms-decrypt-success-iamuser.json", "kms-deletekey-serviceevent.json",
+		"kms-disablekey.json", "kms-encrypt-iamuser.json", "kms-putkeypolicy.json", "kms-schedulekeydeletion.json",
+		"lab-decrypt-incorrectkey-taskrole.json",
+	}
+}
+
+func TestNotificationSaysWhoWhatWhichKeyWhereWhen(t *testing.T) {
+	r, _ := Lookup("kms-key-policy-change")
+	event, err := EventBridgeEvent(mustReadSample(t, "kms-putkeypolicy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := r.Notification()
+	var template string
+	if err := json.Unmarshal([]byte(n.InputTemplate), &template); err != nil {
+		t.Fatalf("input template is not a JSON string, so SNS would not send plain text: %v", err)
+	}
+	text, err := n.Render(event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"[CRITICAL] Access to a KMS key changed (kms-key-policy-change)",
+		"Who:   arn:aws:iam::111122223333:user/Alice",
+		"What:  PutKeyPolicy",
+		"Key:   1234abcd-12ab-34cd-56ef-1234567890ab",
+		"From:  192.0.2.0 (AWS Internal)",
+		"When:  2022-09-01T20:06:16Z, account 111122223333, region us-west-2",
+		"What to do: " + r.Runbook,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("notification lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "<") {
+		t.Errorf("a placeholder was left unfilled:\n%s", text)
+	}
+	for name, path := range n.InputPaths {
+		if !strings.HasPrefix(path, "$.") || strings.ContainsAny(path, "[]") {
+			t.Errorf("input path %s = %q: EventBridge wants JSON dot notation", name, path)
+		}
+		if !strings.Contains(n.InputTemplate, "<"+name+">") {
+			t.Errorf("input path %s is not used in the template", name)
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package rules
+
+import (
+	"strings"
+)
+
+// The CloudWatch Logs JSON filter-pattern syntax rendered here: selectors "$.a.b", "=" with a
+// quoted or bare string, "*" as a wildcard for any value, "NOT EXISTS" for a missing property,
+// "&&" and "||" with parentheses for grouping.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
+
+// patternStyle is how a rule's pattern is spelled. Two published patterns are kept character for
+// character, so that a reviewer can diff ours against the lab guide and the CIS benchmark.
+type patternStyle int
+
+const (
+	styleLab patternStyle = iota // { ($.a = "x") && ($.b NOT EXISTS) }: the lab guide's spacing, quoted values
+	styleCIS                     // {($.a = x) && (($.b=y)||($.b=z))}: the CIS AWS Foundations Benchmark's spelling
+)
+
+// FilterPattern renders the rule's CloudWatch Logs filter pattern (Source TrailLogs or AppLogs);
+// "" for EventBridge rules. Without a task role ARN the pattern shows RoleARNPlaceholder.
+func (r Rule) FilterPattern(p Params) string {
+	if r.Source == EventBridge {
+		return ""
+	}
+	var terms []string
+	for _, c := range r.when {
+		values, applies := c.resolve(p)
+		if !applies {
+			continue
+		}
+		if c.param == paramTaskRole && p.TaskRoleARN == "" {
+			values = []string{RoleARNPlaceholder}
+		}
+		terms = append(terms, r.style.term(c, values))
+	}
+	if r.style == styleCIS {
+		return "{" + strings.Join(terms, " && ") + "}"
+	}
+	return "{ " + strings.Join(terms, " && ") + " }"
+}
+
+func (s patternStyle) term(c cond, values []string) string {
+	sel := "$." + c.field
+	switch c.op {
+	case opPresent:
+		return "(" + sel + " = " + s.value("*") + ")"
+	case opAbsent:
+		return "(" + sel + " NOT EXISTS)"
+	}
+	if len(values) == 1 {
+		return "(" + sel + " = " + s.value(values[0]) + ")"
+	}
+	alts := make([]string, len(values))
+	for i, v := range values {
+		if s == styleCIS {
+			alts[i] = "(" + sel + "=" + s.value(v) + ")"
+		} else {
+			alts[i] = "(" + sel + " = " + s.value(v) + ")"
+		}
+	}
+	if s == styleCIS {
+		return "(" + strings.Join(alts, "||") + ")"
+	}
+	return "(" + strings.Join(alts, " || ") + ")"
+}
+
+// value spells a string operand: quoted in the lab style (escaping \ and "), bare in the CIS style.
+func (s patternStyle) value(v string) string {
+	if s == styleCIS {
+		return v
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+}
+
+// MetricTransformation is what a metric filter publishes for each matching log event.
+type MetricTransformation struct {
+	Name         string
+	Namespace    string
+	Value        string
+	DefaultValue *float64 // nil: publish nothing when no event matches
+}
+
+// MetricTransformation returns the rule's metric: 1 per matching event, 0 when logs arrive but none
+// match, so the graph shows a quiet period as zero rather than a gap.
+func (r Rule) MetricTransformation() MetricTransformation {
+	zero := 0.0
+	return MetricTransformation{Name: r.MetricName, Namespace: MetricNamespace, Value: "1", DefaultValue: &zero}
+}
+
+// AlarmSpec is a CloudWatch metric alarm on a rule's metric.
+type AlarmSpec struct {
+	MetricName, Namespace, Statistic string // Statistic "Sum"
+	PeriodSeconds, EvaluationPeriods int
+	Threshold                        float64
+	ComparisonOperator               string // "GreaterThanOrEqualToThreshold"
+	TreatMissingData                 string // "notBreaching"
+}
+
+// Alarm returns the alarm for a log-based rule; the zero AlarmSpec for an immediate rule.
+func (r Rule) Alarm() AlarmSpec {
+	if r.Firing.Immediate || r.MetricName == "" {
+		return AlarmSpec{}
+	}
+	return AlarmSpec{
+		MetricName:         r.MetricName,
+		Namespace:          MetricNamespace,
+		Statistic:          "Sum",
+		PeriodSeconds:      int(r.Firing.Period.Seconds()),
+		EvaluationPeriods:  r.Firing.EvaluationPeriods,
+		Threshold:          r.Firing.Threshold,
+		ComparisonOperator: "GreaterThanOrEqualToThreshold",
+		TreatMissingData:   "notBreaching", // no matching events is the healthy state, not a lack of data
+	}
+}
+
+// AlarmName is the name kmswatch gives the rule's alarm, also used in rehearsed notifications.
+func (r Rule) AlarmName() string { return "kmswatch-" + r.ID }

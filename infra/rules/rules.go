@@ -1,0 +1,176 @@
+// Package rules holds kmswatch's detection rules as data. From one definition per rule it derives
+// what infra deploys (CloudWatch Logs filter patterns, metric transformations, alarms, EventBridge
+// patterns and input transformers) and what the kmswatch CLI runs offline (a matcher with the same
+// semantics, an alarm evaluator, and a reader for CloudTrail log files). It imports no Pulumi.
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// MetricNamespace is the CloudWatch namespace of every metric the rules publish.
+const MetricNamespace = "kmswatch"
+
+// RoleARNPlaceholder stands in for the task role ARN when none is given, as the lab's guide writes it.
+const RoleARNPlaceholder = "<task role ARN>"
+
+// Source says where a rule's events come from and so how it is deployed.
+type Source int
+
+const (
+	TrailLogs   Source = iota // CloudTrail's CloudWatch Logs group: metric filter + alarm
+	AppLogs                   // the app's log group (JSON slog lines): metric filter + alarm
+	EventBridge               // CloudTrail management events on the default event bus: EventBridge rule, notifies at once
+)
+
+func (s Source) String() string {
+	switch s {
+	case TrailLogs:
+		return "trail-logs"
+	case AppLogs:
+		return "app-logs"
+	case EventBridge:
+		return "eventbridge"
+	}
+	return fmt.Sprintf("Source(%d)", int(s))
+}
+
+// Severity ranks how urgently a person should act: "low" | "medium" | "high" | "critical".
+type Severity string
+
+const (
+	Low      Severity = "low"
+	Medium   Severity = "medium"
+	High     Severity = "high"
+	Critical Severity = "critical"
+)
+
+// Firing says how a rule fires. Immediate rules have no alarm.
+type Firing struct {
+	Period            time.Duration // multiple of 60s (metric filters publish standard-resolution metrics)
+	EvaluationPeriods int
+	Threshold         float64 // ALARM when Sum >= Threshold in each of EvaluationPeriods periods
+	Immediate         bool    // one event is enough (EventBridge)
+}
+
+// maxAlarmWindow is CloudWatch's limit on Period*EvaluationPeriods for standard alarms.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+const maxAlarmWindow = 24 * time.Hour
+
+// Validate checks the firing against what CloudWatch accepts for a metric-filter alarm.
+func (f Firing) Validate() error {
+	if f.Immediate {
+		return nil
+	}
+	var errs []error
+	if f.Period < time.Minute || f.Period%time.Minute != 0 {
+		errs = append(errs, fmt.Errorf("period %s: must be a whole number of minutes, at least 60s", f.Period))
+	}
+	if f.EvaluationPeriods < 1 {
+		errs = append(errs, fmt.Errorf("evaluation periods %d: must be at least 1", f.EvaluationPeriods))
+	}
+	if f.EvaluationPeriods >= 1 && f.Period*time.Duration(f.EvaluationPeriods) > maxAlarmWindow {
+		errs = append(errs, fmt.Errorf("period %s x %d evaluation periods: must not exceed 24h", f.Period, f.EvaluationPeriods))
+	}
+	if f.Threshold < 1 {
+		errs = append(errs, fmt.Errorf("threshold %g: must be at least 1", f.Threshold))
+	}
+	return errors.Join(errs...)
+}
+
+func (f Firing) String() string {
+	if f.Immediate {
+		return "at once, per event"
+	}
+	return fmt.Sprintf(">= %g per %s for %d period(s)", f.Threshold, shortDuration(f.Period), f.EvaluationPeriods)
+}
+
+// shortDuration prints whole hours and minutes as "1h", "5m", "1h30m"; others as Go does.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0 && d < time.Hour:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
+}
+
+// Params are the deployment's values that rules refer to.
+type Params struct {
+	TaskRoleARN string   // IAM role ARN of the app's ECS task role (arn:aws:iam::<acct>:role/<name>)
+	KeyARNs     []string // the stack's KMS key ARNs; empty = any key
+}
+
+// Rule is one detection: what to look for (its condition) and how it fires.
+type Rule struct {
+	ID          string // stable, e.g. "app-kms-errors"
+	Title       string
+	Description string
+	Severity    Severity
+	Source      Source
+	MetricName  string // CloudWatch metric name for log-based rules, e.g. "AppKmsErrors"; "" for EventBridge-only rules
+	Firing      Firing
+	Runbook     string   // what a person should do when it fires
+	References  []string // where the rule comes from
+
+	when   []cond       // all must hold
+	style  patternStyle // how the CloudWatch pattern is spelled
+	notify bool         // also notify at once through EventBridge (critical log rules)
+	cases  []Case       // the rule's own positive and negative test records
+}
+
+// Case is one test record for a rule with the result the rule must give, panther-analysis style.
+type Case struct {
+	Name   string
+	Record string // JSON of one record (CloudTrail or app log line); or empty when Sample is set
+	Sample string // file name in shared/cloudtrail-samples; a {"Records":[...]} file must hold exactly one match
+	Params Params
+	Want   bool
+}
+
+// Cases returns the rule's test records.
+func (r Rule) Cases() []Case { return append([]Case(nil), r.cases...) }
+
+// UsesTaskRole reports whether the rule needs Params.TaskRoleARN to mean anything.
+func (r Rule) UsesTaskRole() bool {
+	for _, c := range r.when {
+		if c.param == paramTaskRole {
+			return true
+		}
+	}
+	return false
+}
+
+// Default returns the five shipped rules in a stable order.
+func Default() []Rule {
+	return []Rule{
+		appKMSErrors(),
+		keyDisableOrDelete(),
+		appDecryptVolume(),
+		appDecryptDenied(),
+		keyPolicyChange(),
+	}
+}
+
+// Lookup finds a shipped rule by id.
+func Lookup(id string) (Rule, bool) {
+	for _, r := range Default() {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// WithFiring returns the rule with its firing replaced, as stack config overrides thresholds.
+// An EventBridge rule stays immediate.
+func (r Rule) WithFiring(f Firing) Rule {
+	if r.Source == EventBridge {
+		f = Firing{Immediate: true}
+	}
+	r.Firing = f
+	return r
+}
