@@ -1,0 +1,199 @@
+package main
+
+import (
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
+)
+
+// deployedParams are the rule parameters the real resources give: the role's ARN and the keys'.
+func deployedParams(run *stackRun) rules.Params {
+	return rules.Params{
+		TaskRoleARN: run.named("aws:iam/role:Role", "identity-task-role").outStr("arn"),
+		KeyARNs: []string{
+			run.named("aws:kms/key:Key", "keys-app").outStr("arn"),
+			run.named("aws:kms/key:Key", "keys-audit").outStr("arn"),
+		},
+	}
+}
+
+// Every deployed metric filter, alarm and EventBridge rule must be exactly what the rule set
+// renders with the stack's thresholds, and nothing else may be deployed.
+func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
+	settings := map[string]string{
+		"alarmPeriodSeconds": "300", "alarmEvaluationPeriods": "2", "alarmThreshold": "4", "decryptVolumeThreshold": "250",
+	}
+	run := mustRun(t, withSettings(settings))
+	cfg, err := parseConfig(lookupFrom(withSettings(settings)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := deployedParams(run)
+	topicARN := run.one("aws:sns/topic:Topic").outStr("arn")
+	logGroupFor := map[rules.Source]string{
+		rules.TrailLogs: run.named("aws:cloudwatch/logGroup:LogGroup", "audit-trail-logs").outStr("name"),
+		rules.AppLogs:   run.named("aws:cloudwatch/logGroup:LogGroup", "app-logs").outStr("name"),
+	}
+
+	var wantFilters, wantEvents int
+	for _, r := range cfg.Rules() {
+		if r.Source == rules.TrailLogs || r.Source == rules.AppLogs {
+			wantFilters++
+			filter := run.named("aws:cloudwatch/logMetricFilter:LogMetricFilter", "alerts-filter-"+r.ID)
+			if got, want := filter.str("pattern"), r.FilterPattern(params); got != want {
+				t.Errorf("%s: filter pattern\n  %s\nwant\n  %s", r.ID, got, want)
+			}
+			if filter.str("logGroupName") != logGroupFor[r.Source] {
+				t.Errorf("%s: filter on %q, want %q", r.ID, filter.str("logGroupName"), logGroupFor[r.Source])
+			}
+			mt := r.MetricTransformation()
+			wantMT := map[string]any{"name": mt.Name, "namespace": mt.Namespace, "value": mt.Value}
+			if mt.DefaultValue != nil {
+				wantMT["defaultValue"] = strconv.FormatFloat(*mt.DefaultValue, 'f', -1, 64)
+			}
+			if got := filter.in("metricTransformation"); !reflect.DeepEqual(got, wantMT) {
+				t.Errorf("%s: metric transformation %v, want %v", r.ID, got, wantMT)
+			}
+
+			alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-"+r.ID)
+			spec := r.Alarm()
+			got := rules.AlarmSpec{
+				MetricName: alarm.str("metricName"), Namespace: alarm.str("namespace"), Statistic: alarm.str("statistic"),
+				PeriodSeconds: int(alarm.num("period")), EvaluationPeriods: int(alarm.num("evaluationPeriods")),
+				Threshold: alarm.num("threshold"), ComparisonOperator: alarm.str("comparisonOperator"),
+				TreatMissingData: alarm.str("treatMissingData"),
+			}
+			if got != spec {
+				t.Errorf("%s: alarm\n  %+v\nwant\n  %+v", r.ID, got, spec)
+			}
+			if spec.MetricName != mt.Name || spec.Namespace != mt.Namespace {
+				t.Errorf("%s: the alarm watches %s/%s but the filter publishes %s/%s", r.ID, spec.Namespace, spec.MetricName, mt.Namespace, mt.Name)
+			}
+			for _, actions := range []string{"alarmActions", "okActions"} {
+				if got := alarm.strings(actions); !slices.Equal(got, []string{topicARN}) {
+					t.Errorf("%s: %s %v, want the alert topic", r.ID, actions, got)
+				}
+			}
+			if !alarm.dependsOn(filter) {
+				t.Errorf("%s: alarm created before its metric filter", r.ID)
+			}
+		}
+		if pattern, ok := r.EventPattern(params); ok {
+			wantEvents++
+			rule := run.named("aws:cloudwatch/eventRule:EventRule", "alerts-event-"+r.ID)
+			if got := rule.str("eventPattern"); got != pattern {
+				t.Errorf("%s: event pattern\n  %s\nwant\n  %s", r.ID, got, pattern)
+			}
+			target := run.named("aws:cloudwatch/eventTarget:EventTarget", "alerts-event-target-"+r.ID)
+			n := r.Notification()
+			paths := map[string]any{}
+			for k, v := range n.InputPaths {
+				paths[k] = v
+			}
+			if target.str("rule") != rule.outStr("name") || target.str("arn") != topicARN ||
+				target.str("inputTransformer", "inputTemplate") != n.InputTemplate ||
+				!reflect.DeepEqual(target.in("inputTransformer", "inputPaths"), paths) {
+				t.Errorf("%s: event target %v, want the rule's notification to the topic", r.ID, target.Inputs)
+			}
+		}
+	}
+	if got := len(run.all("aws:cloudwatch/logMetricFilter:LogMetricFilter")); got != wantFilters {
+		t.Errorf("%d metric filters deployed, the rule set has %d", got, wantFilters)
+	}
+	if got := len(run.all("aws:cloudwatch/metricAlarm:MetricAlarm")); got != wantFilters {
+		t.Errorf("%d alarms deployed, the rule set has %d", got, wantFilters)
+	}
+	if got := len(run.all("aws:cloudwatch/eventRule:EventRule")); got != wantEvents || wantEvents == 0 {
+		t.Errorf("%d EventBridge rules deployed, the rule set has %d", got, wantEvents)
+	}
+}
+
+// The lab's filter must name the task role the stack created, not a placeholder or an account
+// typed into the code, and the alarm must watch that filter's metric.
+func TestLabFilterNamesTheRealTaskRole(t *testing.T) {
+	run := mustRun(t, baseConfig())
+	roleARN := run.named("aws:iam/role:Role", "identity-task-role").outStr("arn")
+	filter := run.named("aws:cloudwatch/logMetricFilter:LogMetricFilter", "alerts-filter-"+labAlarmRuleID)
+	pattern := filter.str("pattern")
+	if !strings.Contains(pattern, `"`+roleARN+`"`) {
+		t.Errorf("pattern %s does not name the task role %s", pattern, roleARN)
+	}
+	if strings.Contains(pattern, rules.RoleARNPlaceholder) || strings.Contains(pattern, "111122223333") {
+		t.Errorf("pattern %s holds a placeholder or the samples' account", pattern)
+	}
+	alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-"+labAlarmRuleID)
+	if alarm.str("metricName") != filter.str("metricTransformation", "name") || alarm.str("namespace") != filter.str("metricTransformation", "namespace") {
+		t.Errorf("alarm watches %s/%s, filter publishes %s/%s", alarm.str("namespace"), alarm.str("metricName"),
+			filter.str("metricTransformation", "namespace"), filter.str("metricTransformation", "name"))
+	}
+	lab := mustRule(labAlarmRuleID).Firing
+	if alarm.num("threshold") != lab.Threshold || alarm.num("period") != lab.Period.Seconds() {
+		t.Errorf("lab alarm threshold %v per %v s, want the rule's %v per %v", alarm.num("threshold"), alarm.num("period"), lab.Threshold, lab.Period)
+	}
+}
+
+func TestAlertTopicIsEncryptedAndOnlyTheStacksAlarmsAndRulesPublish(t *testing.T) {
+	run := mustRun(t, withSettings(map[string]string{"alertEmail": "oncall@example.org"}))
+	topic := run.one("aws:sns/topic:Topic")
+	policyRes := run.one("aws:sns/topicPolicy:TopicPolicy")
+	if policyRes.str("arn") != topic.outStr("arn") {
+		t.Fatal("topic policy on another topic")
+	}
+	policy := policyRes.policy(t, "policy")
+	var alarmARNs, ruleARNs []string
+	for _, a := range run.all("aws:cloudwatch/metricAlarm:MetricAlarm") {
+		alarmARNs = append(alarmARNs, a.outStr("arn"))
+	}
+	for _, r := range run.all("aws:cloudwatch/eventRule:EventRule") {
+		ruleARNs = append(ruleARNs, r.outStr("arn"))
+	}
+	// https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html (aws:SourceArn, aws:SourceAccount)
+	for sid, want := range map[string]struct {
+		service string
+		sources []string
+	}{
+		"AlarmsPublish":     {"cloudwatch.amazonaws.com", alarmARNs},
+		"EventRulesPublish": {"events.amazonaws.com", ruleARNs},
+	} {
+		s := statementBySid(t, policy, sid)
+		got := slices.Clone([]string(s.Condition["ArnEquals"]["aws:SourceArn"]))
+		slices.Sort(got)
+		slices.Sort(want.sources)
+		if !reflect.DeepEqual(s.Principal.Service, stringList{want.service}) || !reflect.DeepEqual(s.Action, stringList{"sns:Publish"}) ||
+			!reflect.DeepEqual(s.Resource, stringList{topic.outStr("arn")}) || !slices.Equal(got, want.sources) ||
+			!reflect.DeepEqual(s.Condition["StringEquals"]["aws:SourceAccount"], stringList{mockAccount}) {
+			t.Errorf("%s: %+v, want %s to publish from %v", sid, s, want.service, want.sources)
+		}
+	}
+	sub := run.one("aws:sns/topicSubscription:TopicSubscription")
+	if sub.str("protocol") != "email" || sub.str("endpoint") != "oncall@example.org" || sub.str("topic") != topic.outStr("arn") {
+		t.Errorf("subscription %v, want email to oncall@example.org", sub.Inputs)
+	}
+}
+
+func TestTruncateKeepsWithinTheLimitAndWholeRunes(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		limit int
+		want  string
+	}{
+		{"short text unchanged", "abc", 5, "abc"},
+		{"exact length unchanged", "abcde", 5, "abcde"},
+		{"long text cut with an ellipsis", "abcdefgh", 6, "abc…"},
+		{"cut never splits a multibyte rune", "ééééé", 7, "éé…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := truncate(tt.in, tt.limit)
+			if got != tt.want || len(got) > tt.limit || !utf8.ValidString(got) {
+				t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Config is the stack's settings, read once from Pulumi config and validated before any
+// resource exists. Pulumi.yaml declares the same keys with their types and defaults.
+type Config struct {
+	AlertEmail string
+
+	// The lab's alarm (rule app-kms-errors) and the exfiltration rule's count per period.
+	AlarmPeriodSeconds     int
+	AlarmEvaluationPeriods int
+	AlarmThreshold         int
+	DecryptVolumeThreshold int
+
+	NATGateways     string // natSingle or natOnePerAZ
+	DBInstanceClass string
+	DesiredCount    int
+	MinCount        int
+	MaxCount        int
+	CertificateARN  string   // "" serves plain HTTP on 80
+	AllowedCIDRs    []string // who may reach the load balancer
+	LogRetention    int      // days, for the trail's and the app's log groups
+	Protect         bool     // keep data on destroy: deletion protection, final snapshot, retained buckets
+}
+
+const (
+	natSingle   = "single"
+	natOnePerAZ = "onePerAz"
+)
+
+// Rule ids whose firing the stack config tunes.
+const (
+	labAlarmRuleID      = "app-kms-errors"
+	decryptVolumeRuleID = "app-decrypt-volume"
+)
+
+// logRetentionDays are the values CloudWatch Logs accepts for retentionInDays.
+// https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+var (
+	// ACM certificate ARN: arn:<partition>:acm:<region>:<account>:certificate/<uuid>.
+	// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscertificatemanager.html#awscertificatemanager-resources-for-iam-policies
+	certificateARNPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:acm:([a-z]{2}(-[a-z]+)+-\d):(\d{12}):certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	// RDS DB instance classes look like db.t4g.micro or db.r6g.2xlarge.
+	dbInstanceClassPattern = regexp.MustCompile(`^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$`)
+)
+
+// defaultConfig holds the defaults for every optional setting. The rule-derived ones come from
+// the rule set, so that an unset stack behaves as the rules were written.
+func defaultConfig() Config {
+	lab := mustRule(labAlarmRuleID).Firing
+	volume := mustRule(decryptVolumeRuleID).Firing
+	return Config{
+		AlarmPeriodSeconds:     int(lab.Period / time.Second),
+		AlarmEvaluationPeriods: lab.EvaluationPeriods,
+		AlarmThreshold:         int(lab.Threshold),
+		DecryptVolumeThreshold: int(volume.Threshold),
+		NATGateways:            natSingle,
+		DBInstanceClass:        "db.t4g.micro",
+		DesiredCount:           1,
+		MinCount:               1,
+		MaxCount:               2,
+		AllowedCIDRs:           []string{"0.0.0.0/0"},
+		LogRetention:           90,
+	}
+}
+
+// loadConfig reads the project's config namespace ("kmswatch:<key>") and validates it.
+func loadConfig(ctx *pulumi.Context) (Config, error) {
+	project := ctx.Project()
+	return parseConfig(func(key string) (string, bool) {
+		return ctx.GetConfig(project + ":" + key)
+	})
+}
+
+// parseConfig builds a Config from raw config values (strings, arrays as JSON) and reports every
+// invalid setting at once, each error naming the setting and what it accepts.
+func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
+	c := defaultConfig()
+	p := configParser{lookup: lookup}
+
+	c.AlertEmail = p.requiredString("alertEmail", `your address, e.g. "pulumi config set alertEmail secops@example.com"`)
+	p.int("alarmPeriodSeconds", &c.AlarmPeriodSeconds)
+	p.int("alarmEvaluationPeriods", &c.AlarmEvaluationPeriods)
+	p.int("alarmThreshold", &c.AlarmThreshold)
+	p.int("decryptVolumeThreshold", &c.DecryptVolumeThreshold)
+	p.string("natGateways", &c.NATGateways)
+	p.string("dbInstanceClass", &c.DBInstanceClass)
+	p.int("desiredCount", &c.DesiredCount)
+	p.int("minCount", &c.MinCount)
+	p.int("maxCount", &c.MaxCount)
+	p.string("certificateArn", &c.CertificateARN)
+	p.stringList("allowedCidrs", &c.AllowedCIDRs)
+	p.int("logRetentionDays", &c.LogRetention)
+	p.bool("protect", &c.Protect)
+	if len(p.errs) > 0 {
+		return Config{}, configError(p.errs)
+	}
+	if errs := c.validate(); len(errs) > 0 {
+		return Config{}, configError(errs)
+	}
+	return c, nil
+}
+
+func configError(errs []error) error {
+	return fmt.Errorf("invalid stack configuration:\n  %w", errors.Join(errs...))
+}
+
+// validate checks each setting against what AWS accepts, so that a bad value stops the program
+// before anything is created rather than half way through `pulumi up`.
+func (c Config) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if addr, err := mail.ParseAddress(c.AlertEmail); err != nil || addr.Address != c.AlertEmail || !strings.Contains(addr.Address[strings.LastIndex(addr.Address, "@"):], ".") {
+		bad("alertEmail %q: not an email address; want a plain address such as secops@example.com", c.AlertEmail)
+	}
+	// Metric filters publish standard-resolution metrics, so alarm periods are whole minutes;
+	// period x evaluation periods may not exceed one day.
+	// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+	if c.AlarmPeriodSeconds < 60 || c.AlarmPeriodSeconds%60 != 0 {
+		bad("alarmPeriodSeconds %d: CloudWatch accepts a multiple of 60 (60, 120, 300, ...) for metrics from metric filters", c.AlarmPeriodSeconds)
+	}
+	if c.AlarmEvaluationPeriods < 1 {
+		bad("alarmEvaluationPeriods %d: must be at least 1", c.AlarmEvaluationPeriods)
+	} else if c.AlarmPeriodSeconds*c.AlarmEvaluationPeriods > 86400 {
+		bad("alarmPeriodSeconds x alarmEvaluationPeriods = %d s: CloudWatch allows at most 86400 (one day)", c.AlarmPeriodSeconds*c.AlarmEvaluationPeriods)
+	}
+	if c.AlarmThreshold < 1 {
+		bad("alarmThreshold %d: must be at least 1 (events per period)", c.AlarmThreshold)
+	}
+	if c.DecryptVolumeThreshold < 1 {
+		bad("decryptVolumeThreshold %d: must be at least 1 (successful decrypts per period)", c.DecryptVolumeThreshold)
+	}
+	if c.NATGateways != natSingle && c.NATGateways != natOnePerAZ {
+		bad("natGateways %q: allowed values are %q (one NAT gateway, cheaper) and %q (one per availability zone)", c.NATGateways, natSingle, natOnePerAZ)
+	}
+	if !dbInstanceClassPattern.MatchString(c.DBInstanceClass) {
+		bad("dbInstanceClass %q: want an RDS instance class such as db.t4g.micro", c.DBInstanceClass)
+	}
+	if c.MinCount < 1 {
+		bad("minCount %d: must be at least 1 so the service keeps a task behind the load balancer", c.MinCount)
+	}
+	if c.MinCount > c.MaxCount {
+		bad("minCount %d is above maxCount %d: autoscaling needs minCount <= maxCount", c.MinCount, c.MaxCount)
+	}
+	if c.DesiredCount < c.MinCount || c.DesiredCount > c.MaxCount {
+		bad("desiredCount %d: must lie between minCount %d and maxCount %d", c.DesiredCount, c.MinCount, c.MaxCount)
+	}
+	if c.CertificateARN != "" && !certificateARNPattern.MatchString(c.CertificateARN) {
+		bad("certificateArn %q: want an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>, or leave it empty for HTTP only", c.CertificateARN)
+	}
+	if len(c.AllowedCIDRs) == 0 {
+		bad("allowedCidrs: empty; list at least one IPv4 CIDR such as 203.0.113.0/24 (0.0.0.0/0 for everyone)")
+	}
+	for _, cidr := range c.AllowedCIDRs {
+		prefix, err := netip.ParsePrefix(cidr)
+		switch {
+		case err != nil || !prefix.Addr().Is4():
+			bad("allowedCidrs: %q is not an IPv4 CIDR such as 203.0.113.0/24", cidr)
+		case prefix.Masked() != prefix:
+			bad("allowedCidrs: %q has host bits set; did you mean %s?", cidr, prefix.Masked())
+		}
+	}
+	if !slices.Contains(logRetentionDays, c.LogRetention) {
+		bad("logRetentionDays %d: CloudWatch Logs accepts %s", c.LogRetention, joinInts(logRetentionDays))
+	}
+	return errs
+}
+
+// certificateRegion is the region in the certificate's ARN; an ALB can only use a certificate
+// from its own region.
+func (c Config) certificateRegion() string {
+	m := certificateARNPattern.FindStringSubmatch(c.CertificateARN)
+	if m == nil {
+		return ""
+	}
+	return m[2]
+}
+
+// Rules returns the shipped rule set with the stack's thresholds applied.
+func (c Config) Rules() []rules.Rule {
+	var out []rules.Rule
+	for _, r := range rules.Default() {
+		switch r.ID {
+		case labAlarmRuleID:
+			r = r.WithFiring(rules.Firing{
+				Period:            time.Duration(c.AlarmPeriodSeconds) * time.Second,
+				EvaluationPeriods: c.AlarmEvaluationPeriods,
+				Threshold:         float64(c.AlarmThreshold),
+			})
+		case decryptVolumeRuleID:
+			f := r.Firing
+			f.Threshold = float64(c.DecryptVolumeThreshold)
+			r = r.WithFiring(f)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func mustRule(id string) rules.Rule {
+	r, ok := rules.Lookup(id)
+	if !ok {
+		panic("rule " + id + " is not in rules.Default(); infra/config.go tunes it")
+	}
+	return r
+}
+
+func joinInts(values []int) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// configParser reads raw values and records a type error per setting.
+type configParser struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (p *configParser) requiredString(key, hint string) string {
+	v, ok := p.lookup(key)
+	if !ok || strings.TrimSpace(v) == "" {
+		p.errs = append(p.errs, fmt.Errorf("%s is required: set %s", key, hint))
+	}
+	return strings.TrimSpace(v)
+}
+
+func (p *configParser) string(key string, dst *string) {
+	if v, ok := p.lookup(key); ok {
+		*dst = strings.TrimSpace(v)
+	}
+}
+
+func (p *configParser) int(key string, dst *int) {
+	v, ok := p.lookup(key)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s %q: want a whole number", key, v))
+		return
+	}
+	*dst = n
+}
+
+func (p *configParser) bool(key string, dst *bool) {
+	v, ok := p.lookup(key)
+	if !ok {
+		return
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s %q: want true or false", key, v))
+		return
+	}
+	*dst = b
+}
+
+// stringList reads an array setting, which Pulumi hands over as JSON.
+func (p *configParser) stringList(key string, dst *[]string) {
+	v, ok := p.lookup(key)
+	if !ok {
+		return
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(v), &list); err != nil {
+		p.errs = append(p.errs, fmt.Errorf(`%s %q: want a list of strings, e.g. ["203.0.113.0/24"]`, key, v))
+		return
+	}
+	*dst = list
+}

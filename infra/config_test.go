@@ -1,0 +1,267 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
+	"gopkg.in/yaml.v3"
+)
+
+func lookupFrom(values map[string]string) func(string) (string, bool) {
+	return func(key string) (string, bool) {
+		v, ok := values[key]
+		return v, ok
+	}
+}
+
+func TestParseConfigRejectsInvalidSettings(t *testing.T) {
+	tests := []struct {
+		name     string
+		settings map[string]string // on top of a valid alertEmail unless it sets one
+		want     []string          // every fragment must appear in the error
+	}{
+		{"alert email missing", map[string]string{"alertEmail": ""}, []string{"alertEmail is required", "pulumi config set alertEmail"}},
+		{"alert email without a domain", map[string]string{"alertEmail": "secops"}, []string{`alertEmail "secops"`, "not an email address"}},
+		{"alert email with a display name", map[string]string{"alertEmail": "Sec Ops <secops@example.com>"}, []string{"alertEmail", "plain address"}},
+		{"alert email without a dot in the domain", map[string]string{"alertEmail": "secops@localhost"}, []string{"alertEmail"}},
+		{"period not a multiple of 60", map[string]string{"alarmPeriodSeconds": "90"}, []string{"alarmPeriodSeconds 90", "multiple of 60"}},
+		{"high-resolution period", map[string]string{"alarmPeriodSeconds": "30"}, []string{"alarmPeriodSeconds 30", "multiple of 60"}},
+		{"period not a number", map[string]string{"alarmPeriodSeconds": "5m"}, []string{`alarmPeriodSeconds "5m"`, "whole number"}},
+		{"no evaluation period", map[string]string{"alarmEvaluationPeriods": "0"}, []string{"alarmEvaluationPeriods 0", "at least 1"}},
+		{"alarm window over a day", map[string]string{"alarmPeriodSeconds": "3600", "alarmEvaluationPeriods": "25"}, []string{"alarmPeriodSeconds x alarmEvaluationPeriods = 90000", "86400"}},
+		{"threshold zero", map[string]string{"alarmThreshold": "0"}, []string{"alarmThreshold 0", "at least 1"}},
+		{"decrypt volume threshold zero", map[string]string{"decryptVolumeThreshold": "0"}, []string{"decryptVolumeThreshold 0"}},
+		{"unknown NAT strategy", map[string]string{"natGateways": "two"}, []string{`natGateways "two"`, `"single"`, `"onePerAz"`}},
+		{"instance class without db. prefix", map[string]string{"dbInstanceClass": "t4g.micro"}, []string{`dbInstanceClass "t4g.micro"`, "db.t4g.micro"}},
+		{"min above max", map[string]string{"minCount": "3", "maxCount": "2", "desiredCount": "2"}, []string{"minCount 3 is above maxCount 2"}},
+		{"desired above max", map[string]string{"desiredCount": "5"}, []string{"desiredCount 5", "between minCount 1 and maxCount 2"}},
+		{"min zero", map[string]string{"minCount": "0"}, []string{"minCount 0", "at least 1"}},
+		{"certificate ARN with a short account", map[string]string{"certificateArn": "arn:aws:acm:us-east-1:123:certificate/0a1b2c3d-1111-2222-3333-444455556666"}, []string{"certificateArn", "arn:aws:acm:<region>:<account>:certificate/<uuid>"}},
+		{"certificate ARN of another service", map[string]string{"certificateArn": "arn:aws:iam::123456789012:server-certificate/web"}, []string{"certificateArn"}},
+		{"CIDR with host bits", map[string]string{"allowedCidrs": `["10.1.2.3/16"]`}, []string{`"10.1.2.3/16" has host bits set`, "10.1.0.0/16"}},
+		{"IPv6 CIDR", map[string]string{"allowedCidrs": `["::/0"]`}, []string{`"::/0" is not an IPv4 CIDR`}},
+		{"CIDR not a CIDR", map[string]string{"allowedCidrs": `["office"]`}, []string{`"office" is not an IPv4 CIDR`}},
+		{"CIDRs not a list", map[string]string{"allowedCidrs": "10.0.0.0/8"}, []string{"allowedCidrs", "list of strings"}},
+		{"no CIDR at all", map[string]string{"allowedCidrs": `[]`}, []string{"allowedCidrs: empty"}},
+		{"retention CloudWatch does not offer", map[string]string{"logRetentionDays": "10"}, []string{"logRetentionDays 10", "1, 3, 5, 7, 14, 30"}},
+		{"protect not a boolean", map[string]string{"protect": "yes"}, []string{`protect "yes"`, "true or false"}},
+		{"several mistakes reported together", map[string]string{"natGateways": "x", "logRetentionDays": "2"}, []string{"natGateways", "logRetentionDays 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			settings := map[string]string{"alertEmail": "secops@example.com"}
+			for k, v := range tt.settings {
+				settings[k] = v
+			}
+			_, err := parseConfig(lookupFrom(settings))
+			if err == nil {
+				t.Fatalf("settings %v: want an error", tt.settings)
+			}
+			for _, fragment := range tt.want {
+				if !strings.Contains(err.Error(), fragment) {
+					t.Errorf("error does not mention %q:\n%v", fragment, err)
+				}
+			}
+		})
+	}
+}
+
+func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
+	cfg, err := parseConfig(lookupFrom(map[string]string{
+		"alertEmail":             "secops@example.com",
+		"alarmPeriodSeconds":     "300",
+		"alarmEvaluationPeriods": "3",
+		"alarmThreshold":         "5",
+		"decryptVolumeThreshold": "50",
+		"natGateways":            "onePerAz",
+		"dbInstanceClass":        "db.r6g.large",
+		"desiredCount":           "2",
+		"minCount":               "2",
+		"maxCount":               "6",
+		"certificateArn":         "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
+		"allowedCidrs":           `["203.0.113.0/24","198.51.100.7/32"]`,
+		"logRetentionDays":       "365",
+		"protect":                "true",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		AlertEmail: "secops@example.com", AlarmPeriodSeconds: 300, AlarmEvaluationPeriods: 3, AlarmThreshold: 5,
+		DecryptVolumeThreshold: 50, NATGateways: natOnePerAZ, DBInstanceClass: "db.r6g.large",
+		DesiredCount: 2, MinCount: 2, MaxCount: 6,
+		CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
+		AllowedCIDRs:   []string{"203.0.113.0/24", "198.51.100.7/32"}, LogRetention: 365, Protect: true,
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got  %+v\nwant %+v", cfg, want)
+	}
+	if got := cfg.certificateRegion(); got != "eu-west-1" {
+		t.Errorf("certificate region %q, want eu-west-1", got)
+	}
+}
+
+// The thresholds in the stack config are the rules' own unless set; Config.Rules applies them.
+func TestConfigRulesApplyTheStackThresholds(t *testing.T) {
+	cfg, err := parseConfig(lookupFrom(map[string]string{
+		"alertEmail": "secops@example.com", "alarmPeriodSeconds": "300", "alarmEvaluationPeriods": "3",
+		"alarmThreshold": "7", "decryptVolumeThreshold": "40",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range cfg.Rules() {
+		seen[r.ID] = true
+		if err := r.Firing.Validate(); err != nil {
+			t.Errorf("rule %s: firing %v: %v", r.ID, r.Firing, err)
+		}
+		switch r.ID {
+		case labAlarmRuleID:
+			if a := r.Alarm(); a.PeriodSeconds != 300 || a.EvaluationPeriods != 3 || a.Threshold != 7 {
+				t.Errorf("lab alarm %+v, want period 300, 3 periods, threshold 7", a)
+			}
+		case decryptVolumeRuleID:
+			if a := r.Alarm(); a.Threshold != 40 || a.PeriodSeconds != int(mustRule(decryptVolumeRuleID).Firing.Period.Seconds()) {
+				t.Errorf("volume alarm %+v, want threshold 40 and the rule's own period", a)
+			}
+		default:
+			if want, _ := rules.Lookup(r.ID); !reflect.DeepEqual(r.Firing, want.Firing) {
+				t.Errorf("rule %s: firing %v changed, want the rule's own %v", r.ID, r.Firing, want.Firing)
+			}
+		}
+	}
+	for _, id := range []string{labAlarmRuleID, decryptVolumeRuleID} {
+		if !seen[id] {
+			t.Errorf("rule %s is not in the rule set", id)
+		}
+	}
+}
+
+// projectFile is the part of Pulumi.yaml this test reads.
+type projectFile struct {
+	Name    string `yaml:"name"`
+	Runtime string `yaml:"runtime"`
+	Main    string `yaml:"main"`
+	Config  map[string]struct {
+		Type        string `yaml:"type"`
+		Description string `yaml:"description"`
+		Default     any    `yaml:"default"`
+		Items       *struct {
+			Type string `yaml:"type"`
+		} `yaml:"items"`
+	} `yaml:"config"`
+}
+
+func readProjectFile(t *testing.T) projectFile {
+	t.Helper()
+	raw, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p projectFile
+	if err := yaml.Unmarshal(raw, &p); err != nil {
+		t.Fatalf("Pulumi.yaml: %v", err)
+	}
+	return p
+}
+
+// configValue spells a YAML value the way Pulumi hands it to the program: scalars as text,
+// arrays as JSON.
+func configValue(t *testing.T, v any) string {
+	t.Helper()
+	switch v := v.(type) {
+	case []any:
+		out, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// Pulumi.yaml must declare every setting the program reads, typed and described, and its
+// defaults must be the program's own: the CLI applies them before the program runs.
+func TestPulumiYAMLDeclaresEverySettingWithTheProgramsDefaults(t *testing.T) {
+	p := readProjectFile(t)
+	if p.Name != "kmswatch" || p.Runtime != "go" || p.Main != "infra/" {
+		t.Errorf("project %q runtime %q main %q, want kmswatch, go, infra/", p.Name, p.Runtime, p.Main)
+	}
+	read := map[string]bool{}
+	_, _ = parseConfig(func(key string) (string, bool) { read[key] = true; return "", false })
+	for key := range read {
+		decl, ok := p.Config[key]
+		if !ok {
+			t.Errorf("Pulumi.yaml does not declare %s", key)
+			continue
+		}
+		if decl.Type == "" || strings.TrimSpace(decl.Description) == "" {
+			t.Errorf("%s: want a type and a description, got %q / %q", key, decl.Type, decl.Description)
+		}
+		if decl.Type == "array" && (decl.Items == nil || decl.Items.Type != "string") {
+			t.Errorf("%s: an array setting needs items of type string", key)
+		}
+	}
+	for key := range p.Config {
+		if !read[key] {
+			t.Errorf("Pulumi.yaml declares %s, which the program never reads", key)
+		}
+	}
+	if p.Config["alertEmail"].Default != nil {
+		t.Error("alertEmail must have no default: the CLI then refuses a stack without it")
+	}
+
+	defaults := map[string]string{"alertEmail": "secops@example.com"}
+	for key, decl := range p.Config {
+		if decl.Default != nil {
+			defaults[key] = configValue(t, decl.Default)
+		}
+	}
+	got, err := parseConfig(lookupFrom(defaults))
+	if err != nil {
+		t.Fatalf("Pulumi.yaml defaults are invalid: %v", err)
+	}
+	want := defaultConfig()
+	want.AlertEmail = "secops@example.com"
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Pulumi.yaml defaults give\n  %+v\nthe program's defaults are\n  %+v", got, want)
+	}
+}
+
+func TestDevStackConfigIsValid(t *testing.T) {
+	raw, err := os.ReadFile("../Pulumi.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stack struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &stack); err != nil {
+		t.Fatalf("Pulumi.dev.yaml: %v", err)
+	}
+	if region, _ := stack.Config["aws:region"].(string); region == "" {
+		t.Error("Pulumi.dev.yaml sets no aws:region")
+	}
+	values := map[string]string{}
+	for key, v := range stack.Config {
+		if name, ok := strings.CutPrefix(key, "kmswatch:"); ok {
+			values[name] = configValue(t, v)
+		}
+	}
+	if _, err := parseConfig(lookupFrom(values)); err != nil {
+		t.Errorf("Pulumi.dev.yaml: %v", err)
+	}
+	project := readProjectFile(t)
+	for key := range values {
+		if _, ok := project.Config[key]; !ok {
+			t.Errorf("Pulumi.dev.yaml sets kmswatch:%s, which Pulumi.yaml does not declare", key)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// KeysArgs names every principal and resource that may use the keys. ARNs of resources created
+// later (trail, log groups, topic) are predicted from their fixed names; tests check the prediction
+// against the real resources.
+type KeysArgs struct {
+	Env         awsEnv
+	Names       stackNames
+	TaskRoleARN pulumi.StringInput
+	Protect     bool
+}
+
+// Keys holds the app key (the app's envelope encryption, used by the task role only) and the audit
+// key (trail log files, log groups, alert topic).
+type Keys struct {
+	pulumi.ResourceState
+
+	AppKeyARN   pulumi.StringOutput
+	AppKeyID    pulumi.StringOutput
+	AuditKeyARN pulumi.StringOutput
+}
+
+// keyAdministration lists administrative actions for the account, instead of the usual "kms:*" to
+// root: with "kms:*", any IAM policy in the account could grant Encrypt or Decrypt, and "use by the
+// task role only" would rest on every IAM policy. The list keeps PutKeyPolicy, so the account can
+// always repair the policy (the lockout check passes), and omits every cryptographic operation.
+// https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators
+var keyAdministration = []string{
+	"kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+	"kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+	"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+}
+
+// appKeyUse is what the app needs: envelope encryption and key metadata.
+var appKeyUse = []string{"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+
+func adminStatement(env awsEnv) statement {
+	// In a key policy, Resource "*" means this key.
+	return allow("KeyAdministrationByTheAccount", keyAdministration...).forAWS(env.rootARN()).on("*")
+}
+
+// appKeyPolicy: administration by the account, use by the task role and no one else.
+func appKeyPolicy(env awsEnv, taskRoleARN string) policyDocument {
+	return newPolicy(
+		adminStatement(env),
+		allow("UseByTheAppTaskRoleOnly", appKeyUse...).forAWS(taskRoleARN).on("*"),
+	)
+}
+
+// auditKeyPolicy gives each AWS service that writes audit data exactly what its documentation
+// asks, scoped to this stack's trail, log groups and topic.
+func auditKeyPolicy(env awsEnv, names stackNames) policyDocument {
+	trailARN := env.trailARN(names)
+	anyTrailInAccount := "arn:" + env.Partition + ":cloudtrail:*:" + env.Account + ":trail/*"
+	topicARN := env.topicARN(names)
+	return newPolicy(
+		adminStatement(env),
+		// People (through IAM) read the trail's log files; only with CloudTrail's encryption context.
+		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-decrypt.html
+		allow("ReadTrailLogFilesInTheAccount", "kms:Decrypt").forAWS(env.rootARN()).on("*").
+			when("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn", anyTrailInAccount),
+		// CloudTrail encrypts log files for this trail only (aws:SourceArn).
+		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-encrypt.html
+		allow("CloudTrailEncryptsLogFiles", "kms:GenerateDataKey*").forService("cloudtrail.amazonaws.com").on("*").
+			when("StringEquals", "aws:SourceArn", trailARN).
+			when("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn", anyTrailInAccount),
+		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-describe.html
+		allow("CloudTrailDescribesKey", "kms:DescribeKey").forService("cloudtrail.amazonaws.com").on("*").
+			when("StringEquals", "aws:SourceArn", trailARN),
+		// CloudWatch Logs encrypts the stack's two log groups, named in the encryption context.
+		// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+		allow("CloudWatchLogsEncryptsLogGroups", "kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*").
+			forService(env.logsPrincipal()).on("*").
+			when("ArnEquals", "kms:EncryptionContext:aws:logs:arn",
+				env.logGroupARN(names.TrailLogGroup()), env.logGroupARN(names.AppLogGroup())),
+		// Alarms and EventBridge publish to the encrypted topic with their own service principals.
+		// SNS needs no statement of its own: it encrypts with the publisher's permissions.
+		// The condition is SNS's encryption context (aws:sns:topicArn), which every publish carries;
+		// aws:SourceArn is not dependable on this path, notably for EventBridge.
+		// https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+		// https://docs.aws.amazon.com/gamelift/latest/flexmatchguide/queue-notification-sns-sse.html (the context key)
+		allow("CloudWatchAlarmsPublishToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey*").
+			forService("cloudwatch.amazonaws.com").on("*").
+			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
+		allow("EventBridgePublishesToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey*").
+			forService("events.amazonaws.com").on("*").
+			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
+	)
+}
+
+func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.ResourceOption) (*Keys, error) {
+	k := &Keys{}
+	if err := ctx.RegisterComponentResource("kmswatch:keys:Keys", name, k, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(k)
+	window := 7 // shortest pending window: a clean teardown
+	if args.Protect {
+		window = 30
+	}
+
+	appPolicy := args.TaskRoleARN.ToStringOutput().ApplyT(func(role string) string {
+		return appKeyPolicy(args.Env, role).JSON()
+	}).(pulumi.StringOutput)
+	appKey, err := kms.NewKey(ctx, name+"-app", &kms.KeyArgs{
+		Description:          pulumi.String("kmswatch app key: envelope encryption of stored secrets"),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(window),
+		Policy:               appPolicy,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kms.NewAlias(ctx, name+"-app-alias", &kms.AliasArgs{
+		Name:        pulumi.String(args.Names.KeyAlias()),
+		TargetKeyId: appKey.KeyId,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	auditKey, err := kms.NewKey(ctx, name+"-audit", &kms.KeyArgs{
+		Description:          pulumi.String("kmswatch audit key: CloudTrail log files, log groups, alert topic"),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(window),
+		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names).JSON()),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kms.NewAlias(ctx, name+"-audit-alias", &kms.AliasArgs{
+		Name:        pulumi.String(args.Names.AuditKeyAlias()),
+		TargetKeyId: auditKey.KeyId,
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	k.AppKeyARN = appKey.Arn
+	k.AppKeyID = appKey.KeyId
+	k.AuditKeyARN = auditKey.Arn
+	return k, ctx.RegisterResourceOutputs(k, pulumi.Map{
+		"appKeyArn":   appKey.Arn,
+		"appKeyId":    appKey.KeyId,
+		"auditKeyArn": auditKey.Arn,
+	})
+}

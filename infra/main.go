@@ -1,0 +1,190 @@
+// Command infra is kmswatch's Pulumi program: the encrypt/decrypt service on Fargate and the
+// monitoring of its KMS use (CloudTrail -> CloudWatch Logs -> metric filters -> alarms -> SNS,
+// and EventBridge for events that must reach a person at once).
+package main
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+func main() {
+	pulumi.Run(deployStack)
+}
+
+// deployStack declares the stack and exports what users need to reach and watch it.
+func deployStack(ctx *pulumi.Context) error {
+	outputs, err := declareStack(ctx)
+	if err != nil {
+		return err
+	}
+	for name, value := range outputs.exports() {
+		ctx.Export(name, value)
+	}
+	return nil
+}
+
+// stackOutputs are the stack's exports, returned so that tests can read them under mocks.
+type stackOutputs struct {
+	URL, ImageURI, KMSKeyID, KMSKeyARN, TaskRoleARN, DBEndpoint pulumi.StringOutput
+	TrailName, TrailLogGroup, AlertTopicARN                     pulumi.StringOutput
+	AlarmNames                                                  pulumi.StringArrayOutput
+}
+
+func (o *stackOutputs) exports() map[string]pulumi.Output {
+	return map[string]pulumi.Output{
+		"url":           o.URL,
+		"imageUri":      o.ImageURI,
+		"kmsKeyId":      o.KMSKeyID,
+		"kmsKeyArn":     o.KMSKeyARN,
+		"taskRoleArn":   o.TaskRoleARN,
+		"dbEndpoint":    o.DBEndpoint,
+		"trailName":     o.TrailName,
+		"trailLogGroup": o.TrailLogGroup,
+		"alertTopicArn": o.AlertTopicARN,
+		"alarmNames":    o.AlarmNames,
+	}
+}
+
+// declareStack declares the whole stack in the order of the architecture diagram. Tests run this
+// same function under mocks.
+func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
+	cfg, err := loadConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, zones, err := lookupEnvironment(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if region := cfg.certificateRegion(); region != "" && region != env.Region {
+		return nil, fmt.Errorf("invalid stack configuration:\n  certificateArn is in %s but the stack deploys to %s: "+
+			"a load balancer can only use an ACM certificate from its own region", region, env.Region)
+	}
+	names := newStackNames(ctx.Project(), ctx.Stack())
+
+	network, err := newNetwork(ctx, "network", NetworkArgs{
+		AvailabilityZones: zones,
+		NATGateways:       cfg.NATGateways,
+		AllowedCIDRs:      cfg.AllowedCIDRs,
+		ListenerPorts:     listenerPorts(cfg.CertificateARN),
+	})
+	if err != nil {
+		return nil, err
+	}
+	identity, err := newTaskIdentity(ctx, "identity", TaskIdentityArgs{Env: env})
+	if err != nil {
+		return nil, err
+	}
+	keys, err := newKeys(ctx, "keys", KeysArgs{
+		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	db, err := newDatabase(ctx, "db", DatabaseArgs{
+		Names:                  names,
+		VpcID:                  network.VpcID,
+		PrivateSubnetIDs:       network.PrivateSubnetIDs,
+		ServiceSecurityGroupID: network.ServiceSecurityGroupID,
+		InstanceClass:          cfg.DBInstanceClass,
+		Protect:                cfg.Protect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	app, err := newService(ctx, "app", ServiceArgs{
+		Env:                         env,
+		Names:                       names,
+		VpcID:                       network.VpcID,
+		PublicSubnetIDs:             network.PublicSubnetIDs,
+		PrivateSubnetIDs:            network.PrivateSubnetIDs,
+		LoadBalancerSecurityGroupID: network.LoadBalancerSecurityGroupID,
+		ServiceSecurityGroupID:      network.ServiceSecurityGroupID,
+		TaskRole:                    identity.Role,
+		AppKeyARN:                   keys.AppKeyARN,
+		AuditKeyARN:                 keys.AuditKeyARN,
+		DBAddress:                   db.Address,
+		DBPort:                      db.Port,
+		DBName:                      db.Name,
+		DBSecretARN:                 db.SecretARN,
+		DesiredCount:                cfg.DesiredCount,
+		MinCount:                    cfg.MinCount,
+		MaxCount:                    cfg.MaxCount,
+		CertificateARN:              cfg.CertificateARN,
+		LogRetentionDays:            cfg.LogRetention,
+		Protect:                     cfg.Protect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	audit, err := newAudit(ctx, "audit", AuditArgs{
+		Env: env, Names: names, AuditKeyARN: keys.AuditKeyARN,
+		LogRetentionDays: cfg.LogRetention, Protect: cfg.Protect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := newAlerts(ctx, "alerts", AlertsArgs{
+		Env:               env,
+		Names:             names,
+		Rules:             cfg.Rules(),
+		TaskRoleARN:       identity.TaskRoleARN,
+		KeyARNs:           pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
+		TrailLogGroupName: audit.TrailLogGroupName,
+		AppLogGroupName:   app.AppLogGroupName,
+		AuditKeyARN:       keys.AuditKeyARN,
+		AlertEmail:        cfg.AlertEmail,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	return &stackOutputs{
+		URL:           app.URL,
+		ImageURI:      app.ImageURI,
+		KMSKeyID:      keys.AppKeyID,
+		KMSKeyARN:     keys.AppKeyARN,
+		TaskRoleARN:   identity.TaskRoleARN,
+		DBEndpoint:    pulumi.Sprintf("%s:%d", db.Address, db.Port),
+		TrailName:     audit.TrailName,
+		TrailLogGroup: audit.TrailLogGroupName,
+		AlertTopicARN: alerts.TopicARN,
+		AlarmNames:    alerts.AlarmNames,
+	}, nil
+}
+
+// lookupEnvironment asks AWS who and where we are, and picks two availability zones of the
+// region (zones that need no opt-in, so never a Local Zone).
+func lookupEnvironment(ctx *pulumi.Context) (awsEnv, []string, error) {
+	identity, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
+	if err != nil {
+		return awsEnv{}, nil, fmt.Errorf("who am I in AWS (are credentials set?): %w", err)
+	}
+	region, err := aws.GetRegion(ctx, &aws.GetRegionArgs{})
+	if err != nil {
+		return awsEnv{}, nil, fmt.Errorf("AWS region (set aws:region): %w", err)
+	}
+	partition, err := aws.GetPartition(ctx, &aws.GetPartitionArgs{})
+	if err != nil {
+		return awsEnv{}, nil, fmt.Errorf("AWS partition: %w", err)
+	}
+	available := "available"
+	azs, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State:   &available,
+		Filters: []aws.GetAvailabilityZonesFilter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}},
+	})
+	if err != nil {
+		return awsEnv{}, nil, fmt.Errorf("availability zones of %s: %w", region.Name, err)
+	}
+	zones := append([]string(nil), azs.Names...)
+	sort.Strings(zones)
+	if len(zones) < 2 {
+		return awsEnv{}, nil, fmt.Errorf("region %s has %d available zone(s); kmswatch needs two (RDS subnet groups and the ALB span two zones)", region.Name, len(zones))
+	}
+	env := awsEnv{Account: identity.AccountId, Region: region.Name, Partition: partition.Partition}
+	return env, zones[:2], nil
+}
