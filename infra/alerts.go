@@ -55,7 +55,7 @@ func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi
 	var alarmARNs, eventRuleARNs []string
 	for _, r := range args.Rules {
 		if isLogRule(r) {
-			alarmARNs = append(alarmARNs, env.alarmARN(names.Alarm(r.ID)))
+			alarmARNs = append(alarmARNs, env.alarmARN(names.Alarm(r)))
 		}
 		if notifiesAtOnce(r) {
 			eventRuleARNs = append(eventRuleARNs, env.eventRuleARN(names.EventRule(r.ID)))
@@ -129,7 +129,7 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 		transformation.DefaultValue = pulumi.String(strconv.FormatFloat(*mt.DefaultValue, 'f', -1, 64))
 	}
 	filter, err := cloudwatch.NewLogMetricFilter(ctx, name+"-filter-"+r.ID, &cloudwatch.LogMetricFilterArgs{
-		Name:         pulumi.String(args.Names.Alarm(r.ID)),
+		Name:         pulumi.String(args.Names.Alarm(r)),
 		LogGroupName: logGroup,
 		Pattern: params.ApplyT(func(p any) string {
 			return r.FilterPattern(p.(rules.Params))
@@ -141,7 +141,7 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 	}
 	spec := r.Alarm()
 	return cloudwatch.NewMetricAlarm(ctx, name+"-alarm-"+r.ID, &cloudwatch.MetricAlarmArgs{
-		Name:               pulumi.String(args.Names.Alarm(r.ID)),
+		Name:               pulumi.String(args.Names.Alarm(r)),
 		AlarmDescription:   pulumi.String(alarmDescription(r)),
 		Namespace:          pulumi.String(spec.Namespace),
 		MetricName:         pulumi.String(spec.MetricName),

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
 )
 
 // awsEnv is where the stack deploys: the caller's account, the region and its partition.
@@ -57,9 +59,7 @@ func (n stackNames) Trail() string         { return n.prefix + "-trail" }
 func (n stackNames) TrailLogGroup() string { return "/" + n.prefix + "/cloudtrail" }
 func (n stackNames) AppLogGroup() string   { return "/" + n.prefix + "/app" }
 func (n stackNames) AlertTopic() string    { return n.prefix + "-alerts" }
-func (n stackNames) Alarm(ruleID string) string {
-	return n.prefix + "-" + ruleID
-}
+func (n stackNames) Alarm(r rules.Rule) string { return r.AlarmName(n.prefix) }
 func (n stackNames) EventRule(ruleID string) string {
 	return n.prefix + "-" + ruleID
 }

@@ -130,6 +130,8 @@ type NotificationContext struct {
 	RegionName string // e.g. "US East (N. Virginia)"
 	Account    string
 	TopicARN   string
+	// StackPrefix names the stack's resources, e.g. "kmswatch-dev" (see Rule.AlarmName).
+	StackPrefix string
 }
 
 // cloudWatchTime is how CloudWatch's alarm emails print times.
@@ -156,7 +158,7 @@ func (t Transition) Reason(f Firing) string {
 // AlarmEmail renders the email SNS delivers for a transition of the rule's alarm, modeled on
 // CloudWatch's alarm notification (subject and plain-text body).
 func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body string) {
-	name := r.AlarmName()
+	name := r.AlarmName(nc.StackPrefix)
 	subject = fmt.Sprintf("%s: %q in %s", t.To, name, nc.RegionName)
 	at := t.At.UTC().Format(cloudWatchTime)
 	reason := t.Reason(r.Firing)

@@ -105,9 +105,9 @@ func TestAlarmEmail(t *testing.T) {
 	ev := Evaluate(r.Firing, at(0, 3))
 	subject, body := r.AlarmEmail(ev.Transitions[0], NotificationContext{
 		Region: "us-east-1", RegionName: "US East (N. Virginia)", Account: "111122223333",
-		TopicARN: "arn:aws:sns:us-east-1:111122223333:kmswatch-alerts",
+		TopicARN: "arn:aws:sns:us-east-1:111122223333:kmswatch-dev-alerts", StackPrefix: "kmswatch-dev",
 	})
-	if want := `ALARM: "kmswatch-app-kms-errors" in US East (N. Virginia)`; subject != want {
+	if want := `ALARM: "kmswatch-dev-app-kms-errors" in US East (N. Virginia)`; subject != want {
 		t.Errorf("subject = %q, want %q", subject, want)
 	}
 	for _, want := range []string{

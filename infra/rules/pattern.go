@@ -115,5 +115,6 @@ func (r Rule) Alarm() AlarmSpec {
 	}
 }
 
-// AlarmName is the name kmswatch gives the rule's alarm, also used in rehearsed notifications.
-func (r Rule) AlarmName() string { return "kmswatch-" + r.ID }
+// AlarmName is the name the stack gives the rule's alarm: the stack's name prefix
+// (e.g. "kmswatch-dev") and the rule id. Rehearsed notifications use the same name.
+func (r Rule) AlarmName(stackPrefix string) string { return stackPrefix + "-" + r.ID }
