@@ -54,11 +54,11 @@ func newStackNames(project, stack string) stackNames {
 	return stackNames{prefix: prefix}
 }
 
-func (n stackNames) Prefix() string        { return n.prefix }
-func (n stackNames) Trail() string         { return n.prefix + "-trail" }
-func (n stackNames) TrailLogGroup() string { return "/" + n.prefix + "/cloudtrail" }
-func (n stackNames) AppLogGroup() string   { return "/" + n.prefix + "/app" }
-func (n stackNames) AlertTopic() string    { return n.prefix + "-alerts" }
+func (n stackNames) Prefix() string            { return n.prefix }
+func (n stackNames) Trail() string             { return n.prefix + "-trail" }
+func (n stackNames) TrailLogGroup() string     { return "/" + n.prefix + "/cloudtrail" }
+func (n stackNames) AppLogGroup() string       { return "/" + n.prefix + "/app" }
+func (n stackNames) AlertTopic() string        { return n.prefix + "-alerts" }
 func (n stackNames) Alarm(r rules.Rule) string { return r.AlarmName(n.prefix) }
 func (n stackNames) EventRule(ruleID string) string {
 	return n.prefix + "-" + ruleID
