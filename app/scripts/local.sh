@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs kmswatch-app on this machine, as a user would: against the KMS and
+# Secrets Manager double (bin/awsdouble, CloudTrail records appended to
+# ./local-trail.jsonl) and the local PostgreSQL. Ctrl-C stops both.
+#
+# Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
+# PORT (8080), DOUBLE_ADDR (127.0.0.1:4566), TRAIL_FILE (./local-trail.jsonl),
+# LOG_LEVEL (info; debug adds an access log line per request).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. app/scripts/lib.sh
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+export PORT=${PORT:-8080}
+export STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-15s}
+export LOG_LEVEL=${LOG_LEVEL:-info}
+DOUBLE_ADDR=${DOUBLE_ADDR:-127.0.0.1:4566}
+TRAIL_FILE=${TRAIL_FILE:-./local-trail.jsonl}
+
+build_binaries
+DOUBLE_PID='' APP_PID=''
+trap 'stop "$APP_PID" "$DOUBLE_PID"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+start_double "$DOUBLE_ADDR" "$TRAIL_FILE"
+
+app_log=$(mktemp)
+start_app "$app_log"
+url="http://127.0.0.1:$PORT"
+cat <<MSG
+
+kmswatch-app is running at $url  (pid $APP_PID, log $app_log)
+KMS double at $AWS_ENDPOINT_URL; CloudTrail records go to $TRAIL_FILE
+KMS key id: $KMS_KEY_ID
+
+Try the lab's commands:
+  curl --header "Content-Type: application/json" --request POST --data '{"Name":"Bob","Text":"Hello, KMS"}' $url/encrypt
+  curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"$KMS_KEY_ID"}' $url/decrypt
+A wrong key (KMS refuses it; see decrypt_failed in the log and errorCode in the trail):
+  curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"00000000-0000-0000-0000-000000000000"}' $url/decrypt
+
+Logs follow; Ctrl-C stops the app and the double.
+MSG
+tail -n +1 -f "$app_log" --pid "$APP_PID" &
+wait "$APP_PID"
