@@ -1,0 +1,130 @@
+// Command kmswatch works with kmswatch's detection rules offline: it lists them as deployed,
+// replays CloudTrail and app logs through them, and rehearses the lab's alarm loop in-process.
+//
+// Exit codes: 0 ok; 1 findings (an alarm or immediate rule would have fired) or failures a script
+// must see (unreadable files); 2 bad usage.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const (
+	exitOK       = 0
+	exitFindings = 1 // also: failures a script must see
+	exitUsage    = 2
+)
+
+const usage = `kmswatch: detection rules for KMS activity, offline.
+
+Usage:
+  kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json]
+  kmswatch replay   [--role-arn ARN] [--key-arn ARN]... [--period D] [--rule ID]... [--limit N] [--json] FILE|DIR...
+  kmswatch rehearse [--wrong-keys N] [--json]
+  kmswatch help [COMMAND]
+
+Commands:
+  rules     list the rules with their CloudWatch and EventBridge patterns and thresholds
+  replay    run CloudTrail log files (and the app's JSON logs) through the rules
+  rehearse  run the lab's scenario in one process: app, KMS double, rules, alarm and notification
+
+Exit status: 0 ok, 1 findings or unreadable input, 2 bad usage.
+Run 'kmswatch COMMAND --help' for a command's flags.
+`
+
+type command struct {
+	name string
+	run  func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands = []command{
+	{"rules", runRules},
+	{"replay", runReplay},
+	{"rehearse", runRehearse},
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help", "-help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		name, args = args[1], []string{args[1], "--help"}
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "kmswatch: unknown command %q\n\n%s", name, usage)
+	return exitUsage
+}
+
+// parseFlags parses flags that may come before, between or after the positional arguments.
+// It returns the positional arguments, or an exit code when parsing ends the command.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int, bool) {
+	fs.SetOutput(io.Discard)
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil, exitOK, false
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kmswatch %s: %v\n", fs.Name(), err)
+			fmt.Fprintf(stderr, "Run 'kmswatch %s --help' for usage.\n", fs.Name())
+			return nil, exitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, exitOK, true
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), exitOK, true
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// usageFunc prints a command's synopsis and its flags.
+func usageFunc(fs *flag.FlagSet, synopsis, about string) func() {
+	return func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: %s\n\n%s\n\nFlags:\n", synopsis, strings.TrimSpace(about))
+		fs.PrintDefaults()
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func usageError(stderr io.Writer, cmd, format string, args ...any) int {
+	fmt.Fprintf(stderr, "kmswatch %s: %s\n", cmd, fmt.Sprintf(format, args...))
+	fmt.Fprintf(stderr, "Run 'kmswatch %s --help' for usage.\n", cmd)
+	return exitUsage
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmswatch/kmswatch/app/awsdouble"
+	apphttp "github.com/kmswatch/kmswatch/app/http"
+	"github.com/kmswatch/kmswatch/app/inmem"
+	appkms "github.com/kmswatch/kmswatch/app/kms"
+	"github.com/kmswatch/kmswatch/infra/rules"
+)
+
+const rehearseAbout = `Runs the lab's scenario offline, in one process and in seconds: the app's real HTTP handler
+(app/http over app/inmem and app/kms with the real AWS SDK client), the KMS double (which writes a
+CloudTrail record per call) and the rules. It encrypts a text, decrypts it with the right key, then
+decrypts it N times with another key of the double, and shows what CloudWatch would do: the alarm
+transitions and the notification SNS would email.
+
+Events are stamped by a rehearsal clock that ticks one second per event, so the outcome does not
+depend on when the command runs.
+
+Exit status: 0 when the scenario ran as the lab describes it (encrypt and the right-key decrypt
+succeed, every wrong-key decrypt is refused), 1 otherwise, 2 for bad usage.`
+
+// rehearsalRole is the task role the KMS double names as the caller.
+const rehearsalRole = "arn:aws:iam::111122223333:role/kmswatch-rehearsal-task"
+
+var rehearsalRegion = rules.NotificationContext{
+	Region: "us-east-1", RegionName: "US East (N. Virginia)", Account: "111122223333",
+	TopicARN:    "arn:aws:sns:us-east-1:111122223333:kmswatch-dev-alerts",
+	StackPrefix: "kmswatch-dev", // as `make up` names the dev stack's alarms
+}
+
+func runRehearse(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
+	wrongKeys := fs.Int("wrong-keys", 5, "decrypts with a wrong key (the default trips app-kms-errors and app-decrypt-denied)")
+	asJSON := fs.Bool("json", false, "JSON lines: one per step, alarm transition and notification")
+	fs.Usage = usageFunc(fs, "kmswatch rehearse [--wrong-keys N] [--json]", rehearseAbout)
+	positional, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(positional) > 0 {
+		return usageError(stderr, "rehearse", "unexpected argument %q", positional[0])
+	}
+	if *wrongKeys < 0 || *wrongKeys > 10000 {
+		return usageError(stderr, "rehearse", "--wrong-keys %d: must be between 0 and 10000", *wrongKeys)
+	}
+	reh, err := rehearse(*wrongKeys, time.Now().UTC().Truncate(time.Minute))
+	if err != nil {
+		fmt.Fprintf(stderr, "kmswatch rehearse: %v\n", err)
+		return exitFindings
+	}
+	if *asJSON {
+		reh.writeJSON(stdout)
+	} else {
+		reh.writeText(stdout)
+	}
+	if reh.failed {
+		fmt.Fprintln(stderr, "kmswatch rehearse: the scenario did not run as the lab describes (see the steps)")
+		return exitFindings
+	}
+	return exitOK
+}
+
+// rehearsalClock stamps every event one second after the previous one.
+type rehearsalClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *rehearsalClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Second)
+	return c.now
+}
+
+// clockHandler stamps the app's log lines with the rehearsal clock.
+type clockHandler struct {
+	slog.Handler
+	clock *rehearsalClock
+}
+
+func (h clockHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = h.clock.Now()
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h clockHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return clockHandler{h.Handler.WithAttrs(attrs), h.clock}
+}
+
+func (h clockHandler) WithGroup(name string) slog.Handler {
+	return clockHandler{h.Handler.WithGroup(name), h.clock}
+}
+
+type step struct {
+	Request string `json:"request"`
+	Want    string `json:"want"` // "2xx": served; "4xx": refused, whichever 4xx the app picks
+	Status  int    `json:"status"`
+	Body    string `json:"body"`
+}
+
+func (st step) ok() bool { return st.Want[0] == byte('0'+st.Status/100) }
+
+type rehearsal struct {
+	steps      []step
+	failed     bool
+	trail      []json.RawMessage // the double's CloudTrail records
+	appLog     []byte            // the app's JSON log lines
+	result     *rules.ReplayResult
+	emails     []email
+	immediates []string // notifications of rules that fire at once
+}
+
+type email struct {
+	rule          string
+	subject, body string
+}
+
+// rehearse runs the scenario with the rehearsal clock starting at start.
+func rehearse(wrongKeys int, start time.Time) (*rehearsal, error) {
+	clock := &rehearsalClock{now: start}
+	double := awsdouble.New(awsdouble.Options{RoleARN: rehearsalRole, Now: clock.Now})
+	appKey := double.CreateKey("alias/kmswatch-app")
+	otherKey := double.CreateKey("alias/kmswatch-rehearsal-other") // a real key, just not this text's
+	kmsEndpoint := httptest.NewServer(double)
+	defer kmsEndpoint.Close()
+
+	var appLog bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(clockHandler{slog.NewJSONHandler(&lockedWriter{w: &appLog, mu: &logMu}, nil), clock})
+	crypto := appkms.New(awskms.NewFromConfig(awsdouble.ClientConfig(kmsEndpoint.URL)), appKey.ARN, 0)
+	server := apphttp.NewServer(apphttp.Config{}, inmem.NewStore(), crypto, logger)
+
+	reh := &rehearsal{}
+	do := func(method, path, body string, want string) (map[string]string, error) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = "203.0.113.7:50000"
+		rec := httptest.NewRecorder()
+		server.Handler().ServeHTTP(rec, req)
+		st := step{Request: method + " " + path + " " + body, Want: want, Status: rec.Code, Body: strings.TrimSpace(rec.Body.String())}
+		reh.steps = append(reh.steps, st)
+		if !st.ok() {
+			reh.failed = true
+		}
+		var out map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			return nil, fmt.Errorf("%s: answer is not a JSON object: %q", st.Request, st.Body)
+		}
+		return out, nil
+	}
+	enc, err := do(http.MethodPost, "/encrypt", `{"Name":"Stephen","Text":"I love Pizza"}`, "2xx")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := do(http.MethodGet, "/decrypt", fmt.Sprintf(`{"Name":"Stephen","Key":%q}`, enc["Key"]), "2xx"); err != nil {
+		return nil, err
+	}
+	for range wrongKeys {
+		if _, err := do(http.MethodGet, "/decrypt", fmt.Sprintf(`{"Name":"Stephen","Key":%q}`, otherKey.ARN), "4xx"); err != nil {
+			return nil, err
+		}
+	}
+
+	reh.trail = double.Records()
+	reh.appLog = appLog.Bytes()
+	var logs bytes.Buffer
+	for _, rec := range reh.trail {
+		logs.Write(rec)
+		logs.WriteByte('\n')
+	}
+	logs.Write(reh.appLog)
+	reh.result = rules.ReplayData("rehearsal", logs.Bytes(), rules.ReplayOptions{
+		Params: rules.Params{TaskRoleARN: rehearsalRole, KeyARNs: []string{appKey.ARN, otherKey.ARN}},
+	})
+	if len(reh.result.Problems) > 0 {
+		return nil, fmt.Errorf("replaying the rehearsal's logs: %v", reh.result.Problems[0])
+	}
+	reh.notifications()
+	return reh, nil
+}
+
+// notifications renders what SNS would deliver: an alarm email per state change, and the
+// EventBridge message per event of a rule that fires at once.
+func (reh *rehearsal) notifications() {
+	res := reh.result
+	for i, r := range res.Rules {
+		for _, tr := range res.Evaluations[i].Transitions {
+			subject, body := r.AlarmEmail(tr, rehearsalRegion)
+			reh.emails = append(reh.emails, email{rule: r.ID, subject: subject, body: body})
+		}
+	}
+	for _, rec := range reh.trail {
+		for _, r := range res.Rules {
+			if _, ok := r.EventPattern(rules.Params{}); !ok {
+				continue
+			}
+			parsed, err := rules.ParseRecord(rec)
+			if err != nil || !r.Matches(parsed, rules.Params{TaskRoleARN: rehearsalRole}) {
+				continue
+			}
+			event, err := rules.EventBridgeEvent(rec)
+			if err != nil {
+				continue
+			}
+			if text, err := r.Notification().Render(event); err == nil {
+				reh.immediates = append(reh.immediates, text)
+			}
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
+)
+
+func runRules(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
+	roleARN := fs.String("role-arn", "", "the app's ECS task role ARN to render the app rules with (default: "+rules.RoleARNPlaceholder+")")
+	var keyARNs stringList
+	fs.Var(&keyARNs, "key-arn", "a KMS key ARN of the stack, to scope the key rules (repeatable; default: any key)")
+	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
+	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--json]",
+		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns.")
+	positional, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if len(positional) > 0 {
+		return usageError(stderr, "rules", "unexpected argument %q", positional[0])
+	}
+	p := rules.Params{TaskRoleARN: *roleARN, KeyARNs: keyARNs}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	if *asJSON {
+		for _, r := range rules.Default() {
+			writeRuleJSON(w, r, p)
+		}
+		return exitOK
+	}
+	writeRulesTable(w, rules.Default(), p)
+	return exitOK
+}
+
+// ruleView is the JSON shape of one rule in `kmswatch rules --json`.
+type ruleView struct {
+	ID            string                  `json:"id"`
+	Title         string                  `json:"title"`
+	Severity      rules.Severity          `json:"severity"`
+	Source        string                  `json:"source"`
+	Description   string                  `json:"description"`
+	FilterPattern string                  `json:"filterPattern,omitempty"`
+	Metric        *metricView             `json:"metric,omitempty"`
+	Alarm         *rules.AlarmSpec        `json:"alarm,omitempty"`
+	Immediate     bool                    `json:"immediate"`
+	EventPattern  json.RawMessage         `json:"eventPattern,omitempty"`
+	Notification  *rules.InputTransformer `json:"notification,omitempty"`
+	Runbook       string                  `json:"runbook"`
+	References    []string                `json:"references,omitempty"`
+}
+
+type metricView struct {
+	Namespace    string   `json:"namespace"`
+	Name         string   `json:"name"`
+	Value        string   `json:"value"`
+	DefaultValue *float64 `json:"defaultValue"`
+}
+
+func viewRule(r rules.Rule, p rules.Params) ruleView {
+	v := ruleView{
+		ID: r.ID, Title: r.Title, Severity: r.Severity, Source: r.Source.String(), Description: r.Description,
+		FilterPattern: r.FilterPattern(p), Immediate: r.Firing.Immediate, Runbook: r.Runbook, References: r.References,
+	}
+	if r.MetricName != "" {
+		mt := r.MetricTransformation()
+		v.Metric = &metricView{Namespace: mt.Namespace, Name: mt.Name, Value: mt.Value, DefaultValue: mt.DefaultValue}
+		a := r.Alarm()
+		v.Alarm = &a
+	}
+	if pattern, ok := r.EventPattern(p); ok {
+		v.EventPattern = json.RawMessage(pattern)
+		n := r.Notification()
+		v.Notification = &n
+	}
+	return v
+}
+
+func writeRuleJSON(w io.Writer, r rules.Rule, p rules.Params) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // keep && and <task role ARN> readable
+	if err := enc.Encode(viewRule(r, p)); err != nil {
+		panic(err) // plain strings and numbers: cannot fail
+	}
+}
+
+func writeRulesTable(w io.Writer, rs []rules.Rule, p rules.Params) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSEVERITY\tSOURCE\tFIRES\tMETRIC")
+	for _, r := range rs {
+		metric := "-"
+		if r.MetricName != "" {
+			metric = rules.MetricNamespace + "/" + r.MetricName
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Source, r.Firing, metric)
+	}
+	tw.Flush()
+	for _, r := range rs {
+		fmt.Fprintf(w, "\n%s: %s\n", r.ID, r.Title)
+		if fp := r.FilterPattern(p); fp != "" {
+			fmt.Fprintf(w, "  filter pattern: %s\n", fp)
+			a := r.Alarm()
+			fmt.Fprintf(w, "  alarm:          %s(%s) %s %g, %d period(s) of %ds, missing data %s\n",
+				a.Statistic, a.MetricName, a.ComparisonOperator, a.Threshold, a.EvaluationPeriods, a.PeriodSeconds, a.TreatMissingData)
+		}
+		if ep, ok := r.EventPattern(p); ok {
+			fmt.Fprintf(w, "  event pattern:  %s\n", ep)
+		}
+		fmt.Fprintf(w, "  runbook:        %s\n", r.Runbook)
+	}
+}
