@@ -70,5 +70,5 @@ func (db *DB) createSchema(ctx context.Context) error {
 func lockID(schema string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("kmswatch-migrations:" + schema))
-	return int64(h.Sum64() >> 1)
+	return int64(h.Sum64() >> 1) //nolint:gosec // shifted right by one, so it fits in int64
 }

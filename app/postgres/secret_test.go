@@ -115,7 +115,7 @@ func TestStoreErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }()
 	if _, err := tx.Exec(ctx, "LOCK TABLE "+schema+".secrets IN ACCESS EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}

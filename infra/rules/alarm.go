@@ -144,12 +144,12 @@ func (t Transition) Reason(f Firing) string {
 		dps[i] = fmt.Sprintf("%.1f (%s)", float64(d.Count), d.Start.UTC().Format("02/01/06 15:04:05"))
 	}
 	if t.To == StateAlarm {
-		verb, min := "were", fmt.Sprintf("%d datapoints", f.EvaluationPeriods)
+		verb, minimum := "were", fmt.Sprintf("%d datapoints", f.EvaluationPeriods)
 		if len(t.Datapoints) == 1 {
-			verb, min = "was", "1 datapoint"
+			verb, minimum = "was", "1 datapoint"
 		}
 		return fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] %s greater than or equal to the threshold (%.1f) (minimum %s for OK -> ALARM transition).",
-			len(t.Datapoints), f.EvaluationPeriods, strings.Join(dps, ", "), verb, f.Threshold, min)
+			len(t.Datapoints), f.EvaluationPeriods, strings.Join(dps, ", "), verb, f.Threshold, minimum)
 	}
 	return fmt.Sprintf("Threshold Crossed: 1 out of the last %d datapoints [%s] was not greater than or equal to the threshold (%.1f) (minimum 1 datapoint for ALARM -> OK transition).",
 		f.EvaluationPeriods, strings.Join(dps, ", "), f.Threshold)

@@ -180,8 +180,8 @@ func (p *cwParser) comparison() (cwExpr, error) {
 	}
 	var sel []string
 	for p.pos < len(p.src) {
-		switch c := p.src[p.pos]; {
-		case c == '.':
+		switch p.src[p.pos] {
+		case '.':
 			p.pos++
 			start := p.pos
 			for p.pos < len(p.src) && (isSelectorChar(rune(p.src[p.pos]))) {
@@ -192,7 +192,7 @@ func (p *cwParser) comparison() (cwExpr, error) {
 			}
 			sel = append(sel, p.src[start:p.pos])
 			continue
-		case c == '[':
+		case '[':
 			end := strings.IndexByte(p.src[p.pos:], ']')
 			if end < 0 {
 				return nil, p.errorf("unclosed [")

@@ -74,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.TrailFile, "trail-file", "", "append each CloudTrail record to this file as a JSON line")
 	fs.Var(secretFlags{&c.Secrets}, "secret", "name=value: a Secrets Manager secret to create (repeatable)")
 	if err := fs.Parse(args); err != nil {
-		return c, fmt.Errorf("%w: %v", errUsage, err)
+		return c, fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

@@ -47,7 +47,7 @@ func startMain(t *testing.T, args ...string) (map[string]string, func() error) {
 		cancel()
 		t.Fatalf("Run printed nothing: %v", <-done)
 	}
-	go io.Copy(io.Discard, pr)
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
 	stopped := false
 	stop := func() error {
 		if stopped {
@@ -62,7 +62,7 @@ func startMain(t *testing.T, args ...string) (map[string]string, func() error) {
 			return errors.New("Run did not return after cancel")
 		}
 	}
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() { _ = stop() })
 	return facts, stop
 }
 

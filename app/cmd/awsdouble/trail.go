@@ -22,7 +22,7 @@ type trailWriter struct {
 }
 
 func openTrail(path string, interval time.Duration) (*trailWriter, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("--trail-file: %w", err)
 	}
@@ -38,7 +38,10 @@ func (t *trailWriter) Write(rec json.RawMessage) {
 	if t.err != nil || t.closed {
 		return
 	}
-	t.buf.Write(rec)
+	if _, err := t.buf.Write(rec); err != nil {
+		t.err = err
+		return
+	}
 	if err := t.buf.WriteByte('\n'); err != nil {
 		t.err = err
 	}

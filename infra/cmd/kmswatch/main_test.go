@@ -133,8 +133,12 @@ func TestReplayJSONShape(t *testing.T) {
 	}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write([]byte(compact.String() + "\n" + compact.String() + "\n"))
-	zw.Close()
+	if _, err := zw.Write([]byte(compact.String() + "\n" + compact.String() + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "export.gz"), gz.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}

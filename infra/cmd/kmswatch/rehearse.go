@@ -190,7 +190,7 @@ func rehearse(wrongKeys int, start time.Time) (*rehearsal, error) {
 		Params: rules.Params{TaskRoleARN: rehearsalRole, KeyARNs: []string{appKey.ARN, otherKey.ARN}},
 	})
 	if len(reh.result.Problems) > 0 {
-		return nil, fmt.Errorf("replaying the rehearsal's logs: %v", reh.result.Problems[0])
+		return nil, fmt.Errorf("replaying the rehearsal's logs: %w", reh.result.Problems[0])
 	}
 	reh.notifications()
 	return reh, nil

@@ -76,8 +76,10 @@ func (reh *rehearsal) writeJSON(out io.Writer) {
 	defer w.Flush()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	// These values always marshal, and bufio.Writer keeps the first write error; stdout
+	// errors are not worth a failure here.
 	for _, st := range reh.steps {
-		enc.Encode(struct {
+		_ = enc.Encode(struct {
 			Type string `json:"type"`
 			step
 		}{"step", st})
@@ -85,16 +87,16 @@ func (reh *rehearsal) writeJSON(out io.Writer) {
 	res := reh.result
 	for i, r := range res.Rules {
 		for _, tr := range res.Evaluations[i].Transitions {
-			enc.Encode(map[string]any{
+			_ = enc.Encode(map[string]any{
 				"type": "transition", "rule": r.ID, "at": tr.At.UTC().Format(time.RFC3339),
 				"from": tr.From, "to": tr.To, "reason": tr.Reason(r.Firing),
 			})
 		}
 	}
 	for _, e := range reh.emails {
-		enc.Encode(map[string]string{"type": "notification", "rule": e.rule, "subject": e.subject, "body": e.body})
+		_ = enc.Encode(map[string]string{"type": "notification", "rule": e.rule, "subject": e.subject, "body": e.body})
 	}
 	for _, text := range reh.immediates {
-		enc.Encode(map[string]string{"type": "event-notification", "text": text})
+		_ = enc.Encode(map[string]string{"type": "event-notification", "text": text})
 	}
 }

@@ -162,7 +162,7 @@ func writeReplayJSON(w *bufio.Writer, res *rules.ReplayResult) {
 		j.str("principal", m.Principal)
 		j.str("sourceIPAddress", m.SourceIPAddress)
 		j.str("file", m.File)
-		w.Write(j.end())
+		_, _ = w.Write(j.end()) // bufio.Writer keeps the first error; the caller flushes
 	}
 	for i, r := range res.Rules {
 		threshold := r.Firing.Threshold
@@ -177,7 +177,7 @@ func writeReplayJSON(w *bufio.Writer, res *rules.ReplayResult) {
 			j.int("count", p.Count)
 			j.float("threshold", threshold)
 			j.str("state", string(p.State))
-			w.Write(j.end())
+			_, _ = w.Write(j.end()) // bufio.Writer keeps the first error; the caller flushes
 		}
 	}
 }

@@ -63,7 +63,7 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
+	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // a seeded, repeatable corpus, not secrets
 	var st Stats
 	var plain, gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
@@ -91,7 +91,7 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 		}
 		// The name CloudTrail gives its files: account_CloudTrail_region_time_unique.json.gz
 		name := fmt.Sprintf("111122223333_CloudTrail_us-east-1_20261124T0000Z_%04d.json.gz", f)
-		if err := os.WriteFile(filepath.Join(dir, name), gz.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), gz.Bytes(), 0o600); err != nil {
 			return st, err
 		}
 		st.Files++
