@@ -94,7 +94,8 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	opts := awsdouble.Options{Region: cfg.Region, AccountID: cfg.AccountID, RoleARN: cfg.RoleARN}
 	var trail *trailWriter
 	if cfg.TrailFile != "" {
-		if trail, err = openTrail(cfg.TrailFile, time.Second); err != nil {
+		// 100 ms: a replay run right after a curl sees its records; the buffer still batches under load.
+		if trail, err = openTrail(cfg.TrailFile, 100*time.Millisecond); err != nil {
 			return err
 		}
 		defer trail.Close()
