@@ -80,7 +80,7 @@ func TestReplayReadsEveryForm(t *testing.T) {
 		"export-with-time.txt":    []byte("2020-11-16T22:25:40.123Z " + compact(t, lab) + "\n"),
 		"gzip-without-suffix.log": gzipped(t, []byte(lines)), // gzip told by magic bytes
 		"not-gzip.json.gz":        disable,                   // a .gz name on plain JSON
-		"app.log": []byte(`{"time":"2026-11-24T10:00:00.5Z","level":"WARN","msg":"decrypt failed","event":"decrypt_failed","reason":"wrong_key","client_ip":"203.0.113.9","kms_error":"IncorrectKeyException"}` + "\n" +
+		"app.log": []byte(`{"time":"2026-11-24T10:00:00.5Z","level":"WARN","msg":"decrypt failed","event":"decrypt_failed","reason":"kms_refused","client_ip":"203.0.113.9","kms_error":"IncorrectKeyException"}` + "\n" +
 			`{"time":"2026-11-24T10:00:01Z","level":"INFO","msg":"listening"}` + "\n"),
 		"CloudTrail-Digest/digest.json.gz": gzipped(t, []byte(`{"awsAccountId":"111122223333","digestStartTime":"2026-11-24T09:00:00Z","digestEndTime":"2026-11-24T10:00:00Z"}`)),
 		"README.md":                        []byte("# these are logs\n"),
