@@ -61,15 +61,21 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 	if err != nil {
 		return nil, err
 	}
-	// SSE-KMS with the audit key for anything written without CloudTrail's own key setting. No S3
-	// Bucket Key: with one, CloudTrail would also need kms:Decrypt to validate the trail.
+	// Default encryption SSE-S3; the audit key comes through the trail's kmsKeyId. CloudTrail
+	// encrypts what it delivers itself, with its own encryption context (aws:cloudtrail:arn), the
+	// only one the key policy accepts from it: log files under the audit key; digest files under
+	// SSE-S3 (the long-standing note) or the trail's key (the current key-policy page). A bucket
+	// default applies only to writes without their own setting, and an SSE-KMS default with the
+	// audit key would be refused (S3 asks under the aws:s3:arn context): SSE-S3 cannot fail.
+	// No S3 Bucket Key: with one, CloudTrail would also need kms:Decrypt.
+	// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/encrypting-cloudtrail-log-files-with-aws-kms.html
 	// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+	// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-encryption.html
 	encryption, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, name+"-trail-bucket-sse", &s3.BucketServerSideEncryptionConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
 			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
-				SseAlgorithm:   pulumi.String("aws:kms"),
-				KmsMasterKeyId: args.AuditKeyARN,
+				SseAlgorithm: pulumi.String("AES256"),
 			},
 			BucketKeyEnabled: pulumi.Bool(false),
 		}},
@@ -106,6 +112,14 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 	if err != nil {
 		return nil, err
 	}
+	// The trust names CloudTrail without aws:SourceArn or aws:SourceAccount conditions: the
+	// CloudTrail guide says confused-deputy prevention is not applicable to this role and that
+	// it does not support those keys, so such a condition risks refusing CloudTrail itself and
+	// blinding every trail rule. What limits the role instead: CreateTrail only takes a role of
+	// the caller's own account (and the caller needs iam:PassRole on it), and the role may only
+	// write the trail's streams in this one log group (trailDeliveryPolicy).
+	// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
+	// https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html#awscloudtrail-CreateTrail-request-CloudWatchLogsRoleArn
 	role, err := iam.NewRole(ctx, name+"-trail-to-logs", &iam.RoleArgs{
 		Description:      pulumi.String("kmswatch CloudTrail delivery to its CloudWatch Logs group"),
 		AssumeRolePolicy: pulumi.String(assumeRolePolicy("cloudtrail.amazonaws.com")),

@@ -64,8 +64,17 @@ func TestTrailDeliveryRoleMayOnlyWriteItsStreams(t *testing.T) {
 	run := mustRun(t, baseConfig())
 	role := run.named("aws:iam/role:Role", "audit-trail-to-logs")
 	trust := role.policy(t, "assumeRolePolicy")
-	if len(trust.Statement) != 1 || !reflect.DeepEqual(trust.Statement[0].Principal.Service, stringList{"cloudtrail.amazonaws.com"}) {
+	if len(trust.Statement) != 1 || !reflect.DeepEqual(trust.Statement[0].Principal.Service, stringList{"cloudtrail.amazonaws.com"}) ||
+		!reflect.DeepEqual(trust.Statement[0].Action, stringList{"sts:AssumeRole"}) {
 		t.Errorf("trust %+v, want CloudTrail only", trust)
+	}
+	// AWS: confused-deputy prevention is not applicable to this role, which doesn't support
+	// aws:SourceArn and aws:SourceAccount; a condition on them could refuse CloudTrail's delivery.
+	// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
+	for op, keys := range trust.Statement[0].Condition {
+		for key := range keys {
+			t.Errorf("trust condition %s %s: CloudTrail's delivery to CloudWatch Logs does not support it", op, key)
+		}
 	}
 	policy := run.named("aws:iam/rolePolicy:RolePolicy", "audit-trail-to-logs-policy")
 	if policy.str("role") != role.outStr("name") {
@@ -98,9 +107,28 @@ func TestTrailBucketIsPrivateEncryptedAndWritableByTheTrailOnly(t *testing.T) {
 	if block.str("bucket") != bucket.outStr("bucket") {
 		t.Error("public access block on another bucket")
 	}
+	// Log files: SSE-KMS under the audit key, set on the trail so CloudTrail writes them with its
+	// encryption context, the only one the key policy accepts from CloudTrail. Bucket default:
+	// SSE-S3, which needs no key policy, for anything written without its own setting; an
+	// SSE-KMS default with the audit key would be refused by that key policy.
+	// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/encrypting-cloudtrail-log-files-with-aws-kms.html
 	sse := run.one("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
-	if sse.str("rules", 0, "applyServerSideEncryptionByDefault", "sseAlgorithm") != "aws:kms" {
-		t.Error("bucket default encryption is not SSE-KMS")
+	if sse.str("bucket") != bucket.outStr("bucket") {
+		t.Error("default encryption set on another bucket")
+	}
+	byDefault := sse.in("rules", 0, "applyServerSideEncryptionByDefault")
+	if get(byDefault, "sseAlgorithm") != "AES256" || get(byDefault, "kmsMasterKeyId") != nil || sse.in("rules", 0, "bucketKeyEnabled") != false {
+		t.Errorf("bucket default encryption %v, want SSE-S3 (AES256) without a KMS key or bucket key", sse.in("rules"))
+	}
+	auditKey := run.named("aws:kms/key:Key", "keys-audit")
+	if got := run.one("aws:cloudtrail/trail:Trail").str("kmsKeyId"); got != auditKey.outStr("arn") {
+		t.Errorf("trail encrypts log files with %q, want the audit key", got)
+	}
+	for _, s := range keyStatementsFor(auditKey.policy(t, "policy"), "cloudtrail.amazonaws.com") {
+		if slices.ContainsFunc(s.Action, func(a string) bool { return grants(a, "kms:GenerateDataKey") }) &&
+			s.Condition["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"] == nil {
+			t.Errorf("statement %s lets CloudTrail encrypt without its encryption context", s.Sid)
+		}
 	}
 	if run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").str("rule", "objectOwnership") != "BucketOwnerEnforced" {
 		t.Error("ACLs still enabled on the bucket")

@@ -29,6 +29,7 @@ type Database struct {
 	Port      pulumi.IntOutput
 	Name      string
 	SecretARN pulumi.StringOutput // the RDS-managed master user secret
+	Rules     []pulumi.Resource   // the database's and the service's PostgreSQL rules
 }
 
 func newDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pulumi.ResourceOption) (*Database, error) {
@@ -45,29 +46,20 @@ func newDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 	if err != nil {
 		return nil, err
 	}
-	// No egress rules: the provider removes AWS's default allow-all egress from a new group.
+	// No inline rules (see network.go), and no egress: the provider removes AWS's default
+	// allow-all egress from a new group.
 	dbSG, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("kmswatch database: PostgreSQL from the service only"),
 		VpcId:       args.VpcID,
-		Ingress: ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
-			Description:    pulumi.String("the app tasks"),
-			Protocol:       pulumi.String("tcp"),
-			FromPort:       pulumi.Int(postgresPort),
-			ToPort:         pulumi.Int(postgresPort),
-			SecurityGroups: pulumi.StringArray{args.ServiceSecurityGroupID.ToIDOutput().ToStringOutput()},
-		}},
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-service-to-db", &ec2.SecurityGroupRuleArgs{
-		Description:           pulumi.String("the app to PostgreSQL"),
-		Type:                  pulumi.String("egress"),
-		SecurityGroupId:       args.ServiceSecurityGroupID.ToIDOutput().ToStringOutput(),
-		SourceSecurityGroupId: dbSG.ID(),
-		Protocol:              pulumi.String("tcp"),
-		FromPort:              pulumi.Int(postgresPort),
-		ToPort:                pulumi.Int(postgresPort),
+	dbID := dbSG.ID().ToStringOutput()
+	serviceID := args.ServiceSecurityGroupID.ToIDOutput().ToStringOutput()
+	if d.Rules, err = newSecurityRules(ctx, name, []securityRule{
+		{Name: "from-service", Ingress: true, Group: dbID, Description: "the app tasks", Port: postgresPort, PeerGroup: serviceID},
+		{Name: "service-to-db", Group: serviceID, Description: "the app to PostgreSQL", Port: postgresPort, PeerGroup: dbID},
 	}, parent); err != nil {
 		return nil, err
 	}

@@ -25,19 +25,34 @@ type Keys struct {
 	AuditKeyARN pulumi.StringOutput
 }
 
-// keyAdministration lists administrative actions for the account, instead of the usual "kms:*" to
-// root: with "kms:*", any IAM policy in the account could grant Encrypt or Decrypt, and "use by the
-// task role only" would rest on every IAM policy. The list keeps PutKeyPolicy, so the account can
-// always repair the policy (the lockout check passes), and omits every cryptographic operation.
+// keyAdministration lists the account's administrative actions one by one, instead of the usual
+// "kms:*" or the console's "kms:Create*"-style wildcards: a wildcard covers kms:CreateGrant, and a
+// grant can give its grantee Decrypt, so any IAM principal allowed CreateGrant could use the key
+// and "use by the task role only" would rest on every IAM policy in the account. No AWS service
+// needs a grant on these keys (CloudTrail, CloudWatch Logs and SNS use the key policy), so
+// CreateGrant is not here at all; ListGrants and RevokeGrant stay, to see and remove grants.
+// PutKeyPolicy stays so that the account can always repair the policy: without it CreateKey and
+// PutKeyPolicy fail the lockout safety check.
 // https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html#KMS-CreateKey-request-Policy
 var keyAdministration = []string{
-	"kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-	"kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
-	"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+	"kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListKeyPolicies", "kms:PutKeyPolicy",
+	"kms:GetKeyRotationStatus", "kms:ListKeyRotations", "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:RotateKeyOnDemand",
+	"kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
+	"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+	"kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+	"kms:ListGrants", "kms:RevokeGrant",
+	"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
 }
 
 // appKeyUse is what the app needs: envelope encryption and key metadata.
 var appKeyUse = []string{"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+
+// logsKeyUse is what CloudWatch Logs needs to encrypt and read a log group.
+var logsKeyUse = []string{
+	"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+	"kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey",
+}
 
 func adminStatement(env awsEnv) statement {
 	// In a key policy, Resource "*" means this key.
@@ -64,17 +79,22 @@ func auditKeyPolicy(env awsEnv, names stackNames) policyDocument {
 		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-decrypt.html
 		allow("ReadTrailLogFilesInTheAccount", "kms:Decrypt").forAWS(env.rootARN()).on("*").
 			when("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn", anyTrailInAccount),
-		// CloudTrail encrypts log files for this trail only (aws:SourceArn).
-		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-encrypt.html
-		allow("CloudTrailEncryptsLogFiles", "kms:GenerateDataKey*").forService("cloudtrail.amazonaws.com").on("*").
+		// CloudTrail encrypts log files (and, per the current guide, digest files) for this trail
+		// only (aws:SourceArn). The guide's "kms:GenerateDataKey*" is written out: S3 asks KMS for
+		// GenerateDataKey on CloudTrail's behalf.
+		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html
+		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-kms-works-with-cloudtrail.html
+		allow("CloudTrailEncryptsLogFiles", "kms:GenerateDataKey").forService("cloudtrail.amazonaws.com").on("*").
 			when("StringEquals", "aws:SourceArn", trailARN).
 			when("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn", anyTrailInAccount),
 		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-describe.html
 		allow("CloudTrailDescribesKey", "kms:DescribeKey").forService("cloudtrail.amazonaws.com").on("*").
 			when("StringEquals", "aws:SourceArn", trailARN),
 		// CloudWatch Logs encrypts the stack's two log groups, named in the encryption context.
+		// The guide's wildcards (Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*) are
+		// written out, without the data key pair operations, which apply to asymmetric data keys.
 		// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
-		allow("CloudWatchLogsEncryptsLogGroups", "kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*").
+		allow("CloudWatchLogsEncryptsLogGroups", logsKeyUse...).
 			forService(env.logsPrincipal()).on("*").
 			when("ArnEquals", "kms:EncryptionContext:aws:logs:arn",
 				env.logGroupARN(names.TrailLogGroup()), env.logGroupARN(names.AppLogGroup())),
@@ -84,10 +104,10 @@ func auditKeyPolicy(env awsEnv, names stackNames) policyDocument {
 		// aws:SourceArn is not dependable on this path, notably for EventBridge.
 		// https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
 		// https://docs.aws.amazon.com/gamelift/latest/flexmatchguide/queue-notification-sns-sse.html (the context key)
-		allow("CloudWatchAlarmsPublishToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey*").
+		allow("CloudWatchAlarmsPublishToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey").
 			forService("cloudwatch.amazonaws.com").on("*").
 			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
-		allow("EventBridgePublishesToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey*").
+		allow("EventBridgePublishesToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey").
 			forService("events.amazonaws.com").on("*").
 			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
 	)
@@ -103,6 +123,12 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 	if args.Protect {
 		window = 30
 	}
+	// With protect, the trail bucket and log groups outlive the stack; their data is encrypted
+	// under these keys, so the keys (and the aliases people find them by) must outlive it too,
+	// or the kept data becomes unreadable once the pending window ends. Without protect, destroy
+	// schedules the keys for deletion like everything else.
+	// https://www.pulumi.com/docs/iac/concepts/options/retainondelete/
+	keep := pulumi.RetainOnDelete(args.Protect)
 
 	appPolicy := args.TaskRoleARN.ToStringOutput().ApplyT(func(role string) string {
 		return appKeyPolicy(args.Env, role).JSON()
@@ -112,14 +138,14 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(window),
 		Policy:               appPolicy,
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := kms.NewAlias(ctx, name+"-app-alias", &kms.AliasArgs{
 		Name:        pulumi.String(args.Names.KeyAlias()),
 		TargetKeyId: appKey.KeyId,
-	}, parent); err != nil {
+	}, parent, keep); err != nil {
 		return nil, err
 	}
 
@@ -128,14 +154,14 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(window),
 		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names).JSON()),
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := kms.NewAlias(ctx, name+"-audit-alias", &kms.AliasArgs{
 		Name:        pulumi.String(args.Names.AuditKeyAlias()),
 		TargetKeyId: auditKey.KeyId,
-	}, parent); err != nil {
+	}, parent, keep); err != nil {
 		return nil, err
 	}
 

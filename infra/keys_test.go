@@ -7,11 +7,13 @@ import (
 	"testing"
 )
 
-// cryptoOperations are the KMS actions that use key material.
+// keyUseActions are the KMS actions that use key material, plus CreateGrant: a grant can give its
+// grantee any of them, so allowing CreateGrant is allowing use.
 // https://docs.aws.amazon.com/kms/latest/developerguide/kms-cryptography.html#cryptographic-operations
-var cryptoOperations = []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+// https://docs.aws.amazon.com/kms/latest/developerguide/grants.html
+var keyUseActions = []string{"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
 	"kms:GenerateDataKeyPair", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateMac",
-	"kms:VerifyMac", "kms:Sign", "kms:Verify", "kms:DeriveSharedSecret"}
+	"kms:VerifyMac", "kms:Sign", "kms:Verify", "kms:DeriveSharedSecret", "kms:CreateGrant"}
 
 // grants reports whether an action pattern (kms:Describe*, kms:*) covers the action.
 func grants(pattern, action string) bool {
@@ -52,7 +54,7 @@ func TestAppKeyIsUsedByTheTaskRoleOnly(t *testing.T) {
 			if a == "kms:*" || a == "*" {
 				t.Errorf("statement %s grants %s", s.Sid, a)
 			}
-			for _, op := range cryptoOperations {
+			for _, op := range keyUseActions {
 				if grants(a, op) && !reflect.DeepEqual(s.Principal.AWS, stringList{roleARN}) {
 					t.Errorf("statement %s lets %v %s; only the task role may use the key", s.Sid, s.Principal, op)
 				}
@@ -64,8 +66,45 @@ func TestAppKeyIsUsedByTheTaskRoleOnly(t *testing.T) {
 		t.Errorf("use statement %+v, want %v for %s", use, appKeyUse, roleARN)
 	}
 	admin := statementBySid(t, policy, "KeyAdministrationByTheAccount")
-	if !reflect.DeepEqual(admin.Principal.AWS, stringList{root}) || !slices.Contains(admin.Action, "kms:Put*") {
+	if !reflect.DeepEqual(admin.Principal.AWS, stringList{root}) || !slices.Contains(admin.Action, "kms:PutKeyPolicy") {
 		t.Errorf("administration %+v: the account must keep PutKeyPolicy, or KMS refuses the policy (lockout check)", admin)
+	}
+}
+
+// Every action in both key policies is named, so that what a principal may do is what the policy
+// says; grants are never allowed, except (if ever needed) to AWS services on the caller's behalf.
+// https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+func TestKeyPoliciesNameEveryActionAndAllowNoGrants(t *testing.T) {
+	run := mustRun(t, baseConfig())
+	root := "arn:aws:iam::" + mockAccount + ":root"
+	for _, name := range []string{"keys-app", "keys-audit"} {
+		t.Run(name, func(t *testing.T) {
+			policy := run.named("aws:kms/key:Key", name).policy(t, "policy")
+			for _, s := range policy.Statement {
+				for _, a := range s.Action {
+					if strings.Contains(a, "*") {
+						t.Errorf("statement %s allows wildcard action %q", s.Sid, a)
+					}
+					if grants(a, "kms:CreateGrant") && !reflect.DeepEqual(s.Condition["Bool"]["kms:GrantIsForAWSResource"], stringList{"true"}) {
+						t.Errorf("statement %s allows %s without kms:GrantIsForAWSResource", s.Sid, a)
+					}
+				}
+			}
+			// The lockout safety check: the account keeps PutKeyPolicy, so the deployer can update the policy.
+			// https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html#KMS-CreateKey-request-Policy
+			admin := statementBySid(t, policy, "KeyAdministrationByTheAccount")
+			if !reflect.DeepEqual(admin.Principal.AWS, stringList{root}) || !slices.Contains(admin.Action, "kms:PutKeyPolicy") ||
+				admin.Condition != nil {
+				t.Errorf("administration %+v: the account must keep PutKeyPolicy unconditionally", admin)
+			}
+			for _, a := range admin.Action {
+				for _, op := range keyUseActions {
+					if grants(a, op) {
+						t.Errorf("administration allows %s (through %s): administration must not use the key", op, a)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -150,7 +189,6 @@ func TestAuditKeyEncryptsTrailLogGroupsAndTopic(t *testing.T) {
 	checks := map[string]string{
 		"trail":           run.one("aws:cloudtrail/trail:Trail").str("kmsKeyId"),
 		"topic":           run.one("aws:sns/topic:Topic").str("kmsMasterKeyId"),
-		"bucket default":  run.one("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2").str("rules", 0, "applyServerSideEncryptionByDefault", "kmsMasterKeyId"),
 		"trail log group": run.named("aws:cloudwatch/logGroup:LogGroup", "audit-trail-logs").str("kmsKeyId"),
 		"app log group":   run.named("aws:cloudwatch/logGroup:LogGroup", "app-logs").str("kmsKeyId"),
 	}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -104,6 +105,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		PrivateSubnetIDs:            network.PrivateSubnetIDs,
 		LoadBalancerSecurityGroupID: network.LoadBalancerSecurityGroupID,
 		ServiceSecurityGroupID:      network.ServiceSecurityGroupID,
+		SecurityRules:               slices.Concat(network.Rules, db.Rules),
 		TaskRole:                    identity.Role,
 		AppKeyARN:                   keys.AppKeyARN,
 		AuditKeyARN:                 keys.AuditKeyARN,

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	awsxec2 "github.com/pulumi/pulumi-awsx/sdk/v2/go/awsx/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -30,6 +34,8 @@ type Network struct {
 	PrivateSubnetIDs            pulumi.StringArrayOutput
 	LoadBalancerSecurityGroupID pulumi.IDOutput
 	ServiceSecurityGroupID      pulumi.IDOutput
+	// Rules are the groups' rules, separate resources: what needs traffic waits for them.
+	Rules []pulumi.Resource
 }
 
 func newNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
@@ -59,59 +65,44 @@ func newNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 		return nil, err
 	}
 
-	var ingress ec2.SecurityGroupIngressArray
-	for _, port := range args.ListenerPorts {
-		ingress = append(ingress, ec2.SecurityGroupIngressArgs{
-			Description: pulumi.String("clients to the load balancer"),
-			Protocol:    pulumi.String("tcp"),
-			FromPort:    pulumi.Int(port),
-			ToPort:      pulumi.Int(port),
-			CidrBlocks:  pulumi.ToStringArray(args.AllowedCIDRs),
-		})
-	}
+	// Every rule is its own resource and no group has inline rules: the provider overwrites
+	// separate rules with a group's inline list on the next update (data.go adds the service's
+	// PostgreSQL egress), and warns against mixing the two. A group with no rules at all is
+	// created without AWS's default allow-all egress, which the provider removes.
+	// https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/
+	// https://www.pulumi.com/registry/packages/aws/api-docs/vpc/securitygroupingressrule/
 	albSG, err := ec2.NewSecurityGroup(ctx, name+"-alb-sg", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("kmswatch load balancer: listeners open to allowedCidrs"),
 		VpcId:       vpc.VpcId,
-		Ingress:     ingress,
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
-
 	serviceSG, err := ec2.NewSecurityGroup(ctx, name+"-service-sg", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("kmswatch tasks: 8080 from the load balancer only"),
 		VpcId:       vpc.VpcId,
-		Ingress: ec2.SecurityGroupIngressArray{ec2.SecurityGroupIngressArgs{
-			Description:    pulumi.String("load balancer to the app"),
-			Protocol:       pulumi.String("tcp"),
-			FromPort:       pulumi.Int(containerPort),
-			ToPort:         pulumi.Int(containerPort),
-			SecurityGroups: pulumi.StringArray{albSG.ID()},
-		}},
-		// HTTPS out through the NAT gateway: ECR, KMS, Secrets Manager, CloudWatch Logs.
-		// PostgreSQL egress is added by the data component, towards the database's group only.
-		Egress: ec2.SecurityGroupEgressArray{ec2.SecurityGroupEgressArgs{
-			Description: pulumi.String("AWS APIs over HTTPS"),
-			Protocol:    pulumi.String("tcp"),
-			FromPort:    pulumi.Int(443),
-			ToPort:      pulumi.Int(443),
-			CidrBlocks:  pulumi.StringArray{pulumi.String("0.0.0.0/0")},
-		}},
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
+	albID, serviceID := albSG.ID().ToStringOutput(), serviceSG.ID().ToStringOutput()
 
-	// A separate rule breaks the cycle between the two groups.
-	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-alb-to-service", &ec2.SecurityGroupRuleArgs{
-		Description:           pulumi.String("load balancer to the app"),
-		Type:                  pulumi.String("egress"),
-		SecurityGroupId:       albSG.ID(),
-		SourceSecurityGroupId: serviceSG.ID(),
-		Protocol:              pulumi.String("tcp"),
-		FromPort:              pulumi.Int(containerPort),
-		ToPort:                pulumi.Int(containerPort),
-	}, parent); err != nil {
+	rules := []securityRule{
+		{Name: "alb-to-service", Group: albID, Description: "load balancer to the app", Port: containerPort, PeerGroup: serviceID},
+		{Name: "service-from-alb", Ingress: true, Group: serviceID, Description: "load balancer to the app", Port: containerPort, PeerGroup: albID},
+		// HTTPS out through the NAT gateway: ECR, KMS, Secrets Manager, CloudWatch Logs.
+		// PostgreSQL egress is added by the data component, towards the database's group only.
+		{Name: "service-to-https", Group: serviceID, Description: "AWS APIs over HTTPS", Port: 443, CIDR: "0.0.0.0/0"},
+	}
+	for _, port := range args.ListenerPorts {
+		for _, cidr := range args.AllowedCIDRs {
+			rules = append(rules, securityRule{
+				Name: fmt.Sprintf("alb-in-%d-from-%s", port, ruleNamePart(cidr)), Ingress: true, Group: albID,
+				Description: "clients to the load balancer", Port: port, CIDR: cidr,
+			})
+		}
+	}
+	if n.Rules, err = newSecurityRules(ctx, name, rules, parent); err != nil {
 		return nil, err
 	}
 
@@ -125,4 +116,54 @@ func newNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 		"publicSubnetIds":  n.PublicSubnetIDs,
 		"privateSubnetIds": n.PrivateSubnetIDs,
 	})
+}
+
+// securityRule opens one TCP port of a group (Group), in from or out to a CIDR or another group
+// (one of the two).
+type securityRule struct {
+	Name        string // suffix of the resource name
+	Ingress     bool
+	Group       pulumi.StringInput
+	Description string
+	Port        int
+	CIDR        string
+	PeerGroup   pulumi.StringInput
+}
+
+// newSecurityRules creates each rule as its own resource, named prefix-<rule name>.
+func newSecurityRules(ctx *pulumi.Context, prefix string, rules []securityRule, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	var created []pulumi.Resource
+	for _, r := range rules {
+		var cidr, peer pulumi.StringPtrInput
+		if r.CIDR != "" {
+			cidr = pulumi.String(r.CIDR)
+		}
+		if r.PeerGroup != nil {
+			peer = r.PeerGroup.ToStringOutput().ToStringPtrOutput()
+		}
+		var res pulumi.Resource
+		var err error
+		if r.Ingress {
+			res, err = vpc.NewSecurityGroupIngressRule(ctx, prefix+"-"+r.Name, &vpc.SecurityGroupIngressRuleArgs{
+				SecurityGroupId: r.Group, Description: pulumi.String(r.Description), IpProtocol: pulumi.String("tcp"),
+				FromPort: pulumi.Int(r.Port), ToPort: pulumi.Int(r.Port), CidrIpv4: cidr, ReferencedSecurityGroupId: peer,
+			}, opts...)
+		} else {
+			res, err = vpc.NewSecurityGroupEgressRule(ctx, prefix+"-"+r.Name, &vpc.SecurityGroupEgressRuleArgs{
+				SecurityGroupId: r.Group, Description: pulumi.String(r.Description), IpProtocol: pulumi.String("tcp"),
+				FromPort: pulumi.Int(r.Port), ToPort: pulumi.Int(r.Port), CidrIpv4: cidr, ReferencedSecurityGroupId: peer,
+			}, opts...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		created = append(created, res)
+	}
+	return created, nil
+}
+
+// ruleNamePart turns a CIDR into a name fragment (203.0.113.0/24 -> 203-0-113-0-24), so that a
+// rule keeps its name when allowedCidrs is reordered.
+func ruleNamePart(cidr string) string {
+	return strings.NewReplacer(".", "-", "/", "-").Replace(cidr)
 }

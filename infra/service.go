@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/appautoscaling"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -29,6 +31,15 @@ const (
 	dockerfile   = "../app/Dockerfile"
 )
 
+// On stop, ECS sends SIGTERM and, stopTimeout later, SIGKILL. The app drains requests and closes
+// its pool for at most shutdownTimeout (its SHUTDOWN_TIMEOUT), which must end before the SIGKILL.
+// stopTimeout is set rather than left to ECS's default (30s); Fargate accepts up to 120s.
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#container_definition_timeout
+const (
+	shutdownTimeout = 20 * time.Second
+	stopTimeout     = 30 * time.Second
+)
+
 // ServiceArgs wires the app to the network, its key, its database and the audit key for its logs.
 type ServiceArgs struct {
 	Env                         awsEnv
@@ -38,6 +49,7 @@ type ServiceArgs struct {
 	PrivateSubnetIDs            pulumi.StringArrayInput
 	LoadBalancerSecurityGroupID pulumi.IDInput
 	ServiceSecurityGroupID      pulumi.IDInput
+	SecurityRules               []pulumi.Resource // the groups' rules, which tasks need in place to start
 	TaskRole                    *iam.Role
 	AppKeyARN                   pulumi.StringInput
 	AuditKeyARN                 pulumi.StringInput
@@ -187,8 +199,10 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		PropagateTags:      pulumi.String("SERVICE"),
 		WaitForSteadyState: pulumi.Bool(true),
 	}, parent,
-		// ECS rejects a target group not yet attached to a load balancer; the task needs its permissions.
-		pulumi.DependsOn(append(lb.Listeners, taskPolicy)),
+		// ECS rejects a target group not yet attached to a load balancer; the task needs its
+		// permissions, and its security group rules to pull the image, pass health checks and
+		// reach the database.
+		pulumi.DependsOn(slices.Concat(lb.Listeners, []pulumi.Resource{taskPolicy}, args.SecurityRules)),
 		// Autoscaling owns the running count after the first deployment.
 		pulumi.IgnoreChanges([]string{"desiredCount"}))
 	if err != nil {
@@ -264,6 +278,7 @@ type containerDefinition struct {
 	Essential              bool          `json:"essential"`
 	User                   string        `json:"user"`
 	ReadonlyRootFilesystem bool          `json:"readonlyRootFilesystem"`
+	StopTimeout            int           `json:"stopTimeout"` // seconds
 	PortMappings           []portMapping `json:"portMappings"`
 	Environment            []keyValue    `json:"environment"`
 	LinuxParameters        struct {
@@ -290,6 +305,7 @@ func containerDefinitions(c containerSettings) (string, error) {
 		Essential:              true,
 		User:                   containerUser,
 		ReadonlyRootFilesystem: true,
+		StopTimeout:            int(stopTimeout / time.Second),
 		PortMappings:           []portMapping{{ContainerPort: containerPort, Protocol: "tcp"}},
 		Environment: []keyValue{
 			{"KMS_KEY_ID", c.KeyARN},
@@ -299,7 +315,9 @@ func containerDefinitions(c containerSettings) (string, error) {
 			{"DB_NAME", c.DBName},
 			{"AWS_REGION", c.Region},
 			// The load balancer sits in the VPC: trust its X-Forwarded-For, so logs show the client.
+			// The app reads a comma-separated list of CIDRs.
 			{"TRUSTED_PROXIES", vpcCIDR},
+			{"SHUTDOWN_TIMEOUT", shutdownTimeout.String()},
 		},
 	}
 	def.LinuxParameters.Capabilities.Drop = []string{"ALL"}

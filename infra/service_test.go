@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestImagePlatformMatchesTheTaskRuntime(t *testing.T) {
@@ -62,13 +64,14 @@ func TestTaskDefinitionRunsTheAppHardened(t *testing.T) {
 		env[kv.Name] = kv.Value
 	}
 	wantEnv := map[string]string{
-		"KMS_KEY_ID":      run.named("aws:kms/key:Key", "keys-app").outStr("arn"),
-		"DB_SECRET_ARN":   db.outStr("masterUserSecrets", 0, "secretArn"),
-		"DB_HOST":         db.outStr("address"),
-		"DB_PORT":         "5432",
-		"DB_NAME":         db.str("dbName"),
-		"AWS_REGION":      mockRegion,
-		"TRUSTED_PROXIES": run.one("awsx:ec2:Vpc").str("cidrBlock"),
+		"KMS_KEY_ID":       run.named("aws:kms/key:Key", "keys-app").outStr("arn"),
+		"DB_SECRET_ARN":    db.outStr("masterUserSecrets", 0, "secretArn"),
+		"DB_HOST":          db.outStr("address"),
+		"DB_PORT":          "5432",
+		"DB_NAME":          db.str("dbName"),
+		"AWS_REGION":       mockRegion,
+		"TRUSTED_PROXIES":  run.one("awsx:ec2:Vpc").str("cidrBlock"),
+		"SHUTDOWN_TIMEOUT": "20s",
 	}
 	if !reflect.DeepEqual(env, wantEnv) {
 		t.Errorf("environment\n  %v\nwant\n  %v", env, wantEnv)
@@ -87,6 +90,57 @@ func TestTaskDefinitionRunsTheAppHardened(t *testing.T) {
 	}
 }
 
+// taskContainer decodes the task definition's only container.
+func taskContainer(t *testing.T, run *stackRun) containerDefinition {
+	t.Helper()
+	var defs []containerDefinition
+	if err := json.Unmarshal([]byte(run.one("aws:ecs/taskDefinition:TaskDefinition").str("containerDefinitions")), &defs); err != nil || len(defs) != 1 {
+		t.Fatalf("container definitions: %v (%d containers)", err, len(defs))
+	}
+	return defs[0]
+}
+
+func envOf(c containerDefinition) map[string]string {
+	env := map[string]string{}
+	for _, kv := range c.Environment {
+		env[kv.Name] = kv.Value
+	}
+	return env
+}
+
+// ECS sends SIGTERM, waits stopTimeout, then SIGKILLs: the app's drain (SHUTDOWN_TIMEOUT) must
+// finish first. Fargate accepts stopTimeout up to 120 seconds.
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html#container_definition_timeout
+func TestAppShutsDownBeforeECSKillsIt(t *testing.T) {
+	c := taskContainer(t, mustRun(t, baseConfig()))
+	if c.StopTimeout <= 0 || c.StopTimeout > 120 {
+		t.Fatalf("stopTimeout %ds, want it set explicitly, within Fargate's 1-120s", c.StopTimeout)
+	}
+	drain, err := time.ParseDuration(envOf(c)["SHUTDOWN_TIMEOUT"])
+	if err != nil || drain <= 0 {
+		t.Fatalf("SHUTDOWN_TIMEOUT %q: want a positive Go duration (%v)", envOf(c)["SHUTDOWN_TIMEOUT"], err)
+	}
+	if stop := time.Duration(c.StopTimeout) * time.Second; drain >= stop {
+		t.Errorf("the app drains for %v but ECS kills it after %v", drain, stop)
+	}
+}
+
+// The app logs X-Forwarded-For as the client only from TRUSTED_PROXIES, a comma-separated list of
+// CIDRs: the VPC's, where the load balancer's nodes live.
+func TestAppTrustsForwardedForFromTheVPCOnly(t *testing.T) {
+	run := mustRun(t, baseConfig())
+	vpc := run.one("awsx:ec2:Vpc").str("cidrBlock")
+	value := envOf(taskContainer(t, run))["TRUSTED_PROXIES"]
+	for _, cidr := range strings.Split(value, ",") {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			t.Errorf("TRUSTED_PROXIES %q: %q is not a CIDR: %v", value, cidr, err)
+		}
+	}
+	if value != vpc {
+		t.Errorf("TRUSTED_PROXIES %q, want the VPC's CIDR %q only", value, vpc)
+	}
+}
+
 func TestServiceRunsPrivateBehindTheLoadBalancer(t *testing.T) {
 	run := mustRun(t, baseConfig())
 	svc := run.one("aws:ecs/service:Service")
@@ -102,9 +156,14 @@ func TestServiceRunsPrivateBehindTheLoadBalancer(t *testing.T) {
 		t.Errorf("service security groups %v", got)
 	}
 	// The app admits only the load balancer, on 8080.
-	if serviceSG.num("ingress", 0, "fromPort") != 8080 || !slices.Equal(serviceSG.strings("ingress", 0, "securityGroups"), []string{idOf(albSG)}) ||
-		len(serviceSG.in("ingress").([]any)) != 1 || serviceSG.in("ingress", 0, "cidrBlocks") != nil {
-		t.Errorf("service ingress %v, want 8080 from the load balancer's group only", serviceSG.in("ingress"))
+	var ingress []string
+	for _, rule := range run.securityRules()[idOf(serviceSG)] {
+		if strings.HasPrefix(rule, "in ") {
+			ingress = append(ingress, rule)
+		}
+	}
+	if want := []string{"in tcp 8080-8080 from " + idOf(albSG)}; !slices.Equal(ingress, want) {
+		t.Errorf("service ingress %q, want %q", ingress, want)
 	}
 	alb := run.one("aws:lb/loadBalancer:LoadBalancer")
 	if alb.boolean("internal") || !slices.Equal(alb.strings("subnets"), []string{"subnet-public-a", "subnet-public-b"}) {
@@ -172,15 +231,14 @@ func TestCertificateServesHTTPSAndRedirectsHTTP(t *testing.T) {
 		t.Errorf("url %v, want https", run.outputs["url"])
 	}
 	sg := run.named("aws:ec2/securityGroup:SecurityGroup", "network-alb-sg")
-	var ports []float64
-	for i := range sg.in("ingress").([]any) {
-		ports = append(ports, sg.num("ingress", i, "fromPort"))
-		if got := sg.strings("ingress", i, "cidrBlocks"); !slices.Equal(got, []string{"203.0.113.0/24"}) {
-			t.Errorf("listener port open to %v, want allowedCidrs", got)
+	var ingress []string
+	for _, rule := range run.securityRules()[idOf(sg)] {
+		if strings.HasPrefix(rule, "in ") {
+			ingress = append(ingress, rule)
 		}
 	}
-	if !slices.Equal(ports, []float64{80, 443}) {
-		t.Errorf("load balancer open on %v, want 80 and 443", ports)
+	if want := []string{"in tcp 443-443 from 203.0.113.0/24", "in tcp 80-80 from 203.0.113.0/24"}; !slices.Equal(ingress, want) {
+		t.Errorf("load balancer open %q, want %q (80 and 443 to allowedCidrs)", ingress, want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmswatch/kmswatch/infra/rules"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -62,12 +63,22 @@ func TestStackExportsWhatUsersNeed(t *testing.T) {
 			t.Errorf("output %s = %v, want %v", name, got, value)
 		}
 	}
-	var alarms []any
-	for _, a := range run.all("aws:cloudwatch/metricAlarm:MetricAlarm") {
-		alarms = append(alarms, a.str("name"))
+	// One alarm per log-based rule, named by the rule set with the stack prefix, in the rule set's order.
+	cfg, err := parseConfig(lookupFrom(baseConfig()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got, ok := run.outputs["alarmNames"].([]string); !ok || len(got) != len(alarms) {
-		t.Errorf("output alarmNames = %v, want the %d alarm names", run.outputs["alarmNames"], len(alarms))
+	var alarms []string
+	for _, r := range cfg.Rules() {
+		if r.Source == rules.TrailLogs || r.Source == rules.AppLogs {
+			alarms = append(alarms, r.AlarmName("kmswatch-dev"))
+		}
+	}
+	if len(alarms) == 0 {
+		t.Fatal("the rule set has no log-based rule")
+	}
+	if got, ok := run.outputs["alarmNames"].([]string); !ok || !slices.Equal(got, alarms) {
+		t.Errorf("output alarmNames\n  %v\nwant\n  %v", run.outputs["alarmNames"], alarms)
 	}
 }
 
@@ -173,13 +184,9 @@ func TestDatabaseIsPrivateEncryptedAndReachableFromTheServiceOnly(t *testing.T) 
 	if got := db.strings("vpcSecurityGroupIds"); !slices.Equal(got, []string{idOf(dbSG)}) {
 		t.Errorf("database groups %v, want its own", got)
 	}
-	ingress, _ := dbSG.in("ingress").([]any)
-	if len(ingress) != 1 || get(ingress[0], "fromPort") != float64(5432) || get(ingress[0], "toPort") != float64(5432) ||
-		!reflect.DeepEqual(get(ingress[0], "securityGroups"), []any{idOf(serviceSG)}) || get(ingress[0], "cidrBlocks") != nil {
-		t.Errorf("database ingress %v, want 5432 from the service's group only", ingress)
-	}
-	if dbSG.in("egress") != nil {
-		t.Errorf("database egress %v, want none", dbSG.in("egress"))
+	// 5432 from the service's group only, and no egress.
+	if got, want := run.securityRules()[idOf(dbSG)], []string{"in tcp 5432-5432 from " + idOf(serviceSG)}; !slices.Equal(got, want) {
+		t.Errorf("database rules %q, want %q", got, want)
 	}
 }
 
@@ -204,6 +211,16 @@ func TestProtectKeepsDataAndItsAbsenceTearsDownCleanly(t *testing.T) {
 			}
 			for _, lg := range run.all("aws:cloudwatch/logGroup:LogGroup") {
 				want["log group "+lg.str("name")+" retained"] = lg.Retain
+			}
+			// Kept data stays readable only if its keys are kept too: no pending deletion.
+			for _, key := range run.all("aws:kms/key:Key") {
+				want["key "+key.Name+" retained"] = key.Retain
+			}
+			for _, alias := range run.all("aws:kms/alias:Alias") {
+				want["alias "+alias.str("name")+" retained"] = alias.Retain
+			}
+			if len(run.all("aws:kms/key:Key")) != 2 || len(run.all("aws:kms/alias:Alias")) != 2 {
+				t.Fatalf("want the app and audit keys with their aliases")
 			}
 			for what, got := range want {
 				if got != protect {
