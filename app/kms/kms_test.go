@@ -36,7 +36,8 @@ func newFixture(t testing.TB, fastRetries bool) *fixture {
 }
 
 func newClient(endpoint string, fastRetries bool) *awskms.Client {
-	return awskms.NewFromConfig(awsdouble.ClientConfig(endpoint), func(o *awskms.Options) {
+	// The production client options, so every test goes through SendInOneWrite.
+	return awskms.NewFromConfig(awsdouble.ClientConfig(endpoint), kms.SendInOneWrite, func(o *awskms.Options) {
 		o.Retryer = kms.NewRetryer()
 		if fastRetries {
 			o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, time.Millisecond)
@@ -206,7 +207,7 @@ func TestUnreachableKMS(t *testing.T) {
 
 func TestSlowKMSHitsTheDeadline(t *testing.T) {
 	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	slow := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		<-release
 	}))
 	t.Cleanup(slow.Close)

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -79,13 +77,13 @@ type Main struct {
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Main, error) {
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(cfg.AWSRegion),
-		awsconfig.WithHTTPClient(newAWSHTTPClient()),
+		awsconfig.WithHTTPClient(kms.NewHTTPClient()),
 		awsconfig.WithRetryer(kms.NewRetryer),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
-	crypto := kms.New(awskms.NewFromConfig(awsCfg), cfg.KMSKeyID, kms.DefaultTimeout)
+	crypto := kms.New(awskms.NewFromConfig(awsCfg, kms.SendInOneWrite), cfg.KMSKeyID, kms.DefaultTimeout)
 
 	dbOpts := postgres.Options{URL: cfg.PostgresURL(), MaxConns: cfg.DBMaxConns, Logger: logger}
 	if cfg.DBSecretARN != "" {
@@ -160,16 +158,6 @@ func (m *Main) Run(ctx context.Context) error {
 	m.db.Close()
 	m.logger.Info("stopped")
 	return errors.Join(serveErr, err)
-}
-
-// newAWSHTTPClient keeps enough idle connections to KMS for every request
-// in flight: the SDK default of 10 per host would make most requests
-// open a new TLS connection under load.
-func newAWSHTTPClient() aws.HTTPClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConns = 256
-		t.MaxIdleConnsPerHost = 256
-	})
 }
 
 // oneLine flattens a multi-line error (pgx lists each address it tried).
