@@ -50,7 +50,7 @@ type Server struct {
 
 	faultsMu      sync.Mutex
 	faults        []Fault
-	faultsPending atomic.Int32 // lets the hot path skip faultsMu when no fault is armed
+	faultsPending atomic.Int64 // lets the hot path skip faultsMu when no fault is armed
 
 	calls   map[string]*atomic.Int64 // the known operations, fixed at New
 	otherMu sync.Mutex
@@ -109,7 +109,7 @@ func (s *Server) InjectFault(f Fault) {
 	}
 	s.faultsMu.Lock()
 	s.faults = append(s.faults, f)
-	s.faultsPending.Store(int32(len(s.faults)))
+	s.faultsPending.Store(int64(len(s.faults)))
 	s.faultsMu.Unlock()
 }
 
@@ -128,7 +128,7 @@ func (s *Server) takeFault(op string) (string, bool) {
 		errType := f.ErrorType
 		if f.Times--; f.Times == 0 {
 			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			s.faultsPending.Store(int32(len(s.faults)))
+			s.faultsPending.Store(int64(len(s.faults)))
 		}
 		return errType, true
 	}

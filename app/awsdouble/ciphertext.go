@@ -1,7 +1,6 @@
 package awsdouble
 
 import (
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -42,7 +41,7 @@ func (k *kmsKey) seal(dst, plaintext []byte, context map[string]string, sortedKe
 	headerEnd := len(dst)
 	dst = append(dst, make([]byte, nonceSize)...)
 	nonce := dst[headerEnd:]
-	rand.Read(nonce)
+	fillRandom(nonce)
 	var aadBuf [256]byte
 	aad := appendCanonicalContext(append(aadBuf[:0], dst[start:headerEnd]...), context, sortedKeys)
 	return k.aead.Seal(dst, nonce, plaintext, aad)

@@ -77,7 +77,7 @@ func (s *Server) lookupKey(keyID string) *kmsKey {
 
 func newKeyMaterial() cipher.AEAD {
 	material := make([]byte, 32)
-	rand.Read(material)
+	fillRandom(material)
 	block, err := aes.NewCipher(material)
 	if err != nil {
 		panic(err) // 32 bytes is always a valid AES key
@@ -89,10 +89,14 @@ func newKeyMaterial() cipher.AEAD {
 	return aead
 }
 
+// fillRandom fills b from crypto/rand, whose Read never returns an error since Go 1.24 (it
+// crashes the program instead): https://pkg.go.dev/crypto/rand#Read .
+func fillRandom(b []byte) { _, _ = rand.Read(b) }
+
 // newUUID returns a random (version 4) UUID.
 func newUUID() string {
 	var b [16]byte
-	rand.Read(b[:])
+	fillRandom(b[:])
 	return string(appendUUID(make([]byte, 0, 36), b[:]))
 }
 

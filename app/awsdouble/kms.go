@@ -1,7 +1,6 @@
 package awsdouble
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -17,8 +16,9 @@ const (
 	maxDataKeyBytes   = 1024 // GenerateDataKey's NumberOfBytes: 1 to 1024
 )
 
+// The wire names are AWS's (KeyId); Go names follow Go's initialisms.
 type encryptRequest struct {
-	KeyId               *string
+	KeyID               *string `json:"KeyId"`
 	Plaintext           []byte
 	EncryptionContext   map[string]string
 	EncryptionAlgorithm string
@@ -26,7 +26,7 @@ type encryptRequest struct {
 }
 
 type decryptRequest struct {
-	KeyId               *string
+	KeyID               *string `json:"KeyId"`
 	CiphertextBlob      []byte
 	EncryptionContext   map[string]string
 	EncryptionAlgorithm string
@@ -34,7 +34,7 @@ type decryptRequest struct {
 }
 
 type generateDataKeyRequest struct {
-	KeyId             *string
+	KeyID             *string `json:"KeyId"`
 	EncryptionContext map[string]string
 	KeySpec           string
 	NumberOfBytes     *int
@@ -42,7 +42,7 @@ type generateDataKeyRequest struct {
 }
 
 type describeKeyRequest struct {
-	KeyId *string
+	KeyID *string `json:"KeyId"`
 }
 
 func (s *Server) encrypt(body []byte, ev *event, out []byte) ([]byte, *apiError) {
@@ -52,8 +52,8 @@ func (s *Server) encrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 	}
 	var keyBuf [8]string
 	ctxKeys := sortedKeys(req.EncryptionContext, keyBuf[:])
-	ev.params = kmsParams(req.KeyId, req.EncryptionContext, ctxKeys, algorithmOrDefault(req.EncryptionAlgorithm), "")
-	key, aerr := s.requestKey(req.KeyId, ev)
+	ev.params = kmsParams(req.KeyID, req.EncryptionContext, ctxKeys, algorithmOrDefault(req.EncryptionAlgorithm), "")
+	key, aerr := s.requestKey(req.KeyID, ev)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -84,13 +84,13 @@ func (s *Server) decrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 	}
 	var keyBuf [8]string
 	ctxKeys := sortedKeys(req.EncryptionContext, keyBuf[:])
-	ev.params = kmsParams(req.KeyId, req.EncryptionContext, ctxKeys, algorithmOrDefault(req.EncryptionAlgorithm), "")
+	ev.params = kmsParams(req.KeyID, req.EncryptionContext, ctxKeys, algorithmOrDefault(req.EncryptionAlgorithm), "")
 
 	// The key named in the request is the one KMS authorizes against, so it is the record's resource;
 	// without one, the key recorded in the blob is.
 	var asked *kmsKey
-	if req.KeyId != nil {
-		asked = s.lookupKey(*req.KeyId)
+	if req.KeyID != nil {
+		asked = s.lookupKey(*req.KeyID)
 	}
 	blobID, blobErr := blobKeyID(req.CiphertextBlob)
 	var owner *kmsKey
@@ -98,7 +98,7 @@ func (s *Server) decrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 		owner = s.lookupKey(blobID)
 	}
 	ev.key = owner
-	if req.KeyId != nil {
+	if req.KeyID != nil {
 		ev.key = asked
 	}
 	if errType, ok := s.takeFault(ev.name); ok {
@@ -111,12 +111,12 @@ func (s *Server) decrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 	case len(req.CiphertextBlob) == 0 || len(req.CiphertextBlob) > maxBlobBytes:
 		return nil, &apiError{"ValidationException", "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and 6144"}
 	}
-	if req.KeyId != nil {
-		if aerr := checkKeyID(*req.KeyId); aerr != nil {
+	if req.KeyID != nil {
+		if aerr := checkKeyID(*req.KeyID); aerr != nil {
 			return nil, aerr
 		}
 		if asked == nil {
-			return nil, s.keyNotFound(*req.KeyId)
+			return nil, s.keyNotFound(*req.KeyID)
 		}
 	}
 	if blobErr != nil || owner == nil {
@@ -154,8 +154,8 @@ func (s *Server) generateDataKey(body []byte, ev *event, out []byte) ([]byte, *a
 	} else if req.NumberOfBytes != nil {
 		lengthParam = `"numberOfBytes":` + strconv.Itoa(*req.NumberOfBytes)
 	}
-	ev.params = kmsParams(req.KeyId, req.EncryptionContext, ctxKeys, "", lengthParam)
-	key, aerr := s.requestKey(req.KeyId, ev)
+	ev.params = kmsParams(req.KeyID, req.EncryptionContext, ctxKeys, "", lengthParam)
+	key, aerr := s.requestKey(req.KeyID, ev)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -178,7 +178,7 @@ func (s *Server) generateDataKey(body []byte, ev *event, out []byte) ([]byte, *a
 		return nil, aerr
 	}
 	dataKey := make([]byte, size)
-	rand.Read(dataKey)
+	fillRandom(dataKey)
 	var blobBuf [1536]byte
 	blob := key.seal(blobBuf[:0], dataKey, req.EncryptionContext, ctxKeys)
 	out = append(out, `{"CiphertextBlob":"`...)
@@ -197,8 +197,8 @@ func (s *Server) describeKey(body []byte, ev *event, out []byte) ([]byte, *apiEr
 	if err := decodeRequest(body, &req); err != nil {
 		return nil, err
 	}
-	ev.params = kmsParams(req.KeyId, nil, nil, "", "")
-	key, aerr := s.requestKey(req.KeyId, ev)
+	ev.params = kmsParams(req.KeyID, nil, nil, "", "")
+	key, aerr := s.requestKey(req.KeyID, ev)
 	if aerr != nil {
 		return nil, aerr
 	}

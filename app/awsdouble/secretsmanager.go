@@ -1,7 +1,6 @@
 package awsdouble
 
 import (
-	"crypto/rand"
 	"fmt"
 	"strconv"
 	"time"
@@ -40,7 +39,7 @@ func (s *Server) lookupSecret(id string) *secret {
 func randomSuffix() string {
 	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	var b [6]byte
-	rand.Read(b[:])
+	fillRandom(b[:])
 	for i := range b {
 		b[i] = letters[int(b[i])%len(letters)]
 	}
@@ -48,8 +47,8 @@ func randomSuffix() string {
 }
 
 type getSecretValueRequest struct {
-	SecretId     *string
-	VersionId    string
+	SecretID     *string `json:"SecretId"`
+	VersionID    string  `json:"VersionId"`
 	VersionStage string
 }
 
@@ -66,12 +65,12 @@ func (s *Server) getSecretValue(body []byte, ev *event, out []byte) ([]byte, *ap
 	if errType, ok := s.takeFault(ev.name); ok {
 		return nil, faultError(ev.source, errType)
 	}
-	if req.SecretId == nil || *req.SecretId == "" {
+	if req.SecretID == nil || *req.SecretID == "" {
 		return nil, &apiError{"InvalidParameterException", "You must provide a valid SecretId."}
 	}
-	sec := s.lookupSecret(*req.SecretId)
+	sec := s.lookupSecret(*req.SecretID)
 	if sec == nil ||
-		(req.VersionId != "" && req.VersionId != sec.versionID) ||
+		(req.VersionID != "" && req.VersionID != sec.versionID) ||
 		(req.VersionStage != "" && req.VersionStage != currentStage) {
 		return nil, &apiError{"ResourceNotFoundException", "Secrets Manager can't find the specified secret."}
 	}
@@ -92,14 +91,14 @@ func (s *Server) getSecretValue(body []byte, ev *event, out []byte) ([]byte, *ap
 // secretParams is requestParameters as CloudTrail logs GetSecretValue.
 func secretParams(req getSecretValueRequest) []byte {
 	b := []byte(`{"secretId":`)
-	if req.SecretId != nil {
-		b = appendJSONString(b, *req.SecretId)
+	if req.SecretID != nil {
+		b = appendJSONString(b, *req.SecretID)
 	} else {
 		b = append(b, "null"...)
 	}
-	if req.VersionId != "" {
+	if req.VersionID != "" {
 		b = append(b, `,"versionId":`...)
-		b = appendJSONString(b, req.VersionId)
+		b = appendJSONString(b, req.VersionID)
 	}
 	if req.VersionStage != "" {
 		b = append(b, `,"versionStage":`...)

@@ -2,7 +2,6 @@ package awsdouble
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net"
@@ -94,7 +93,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	sc.in.Reset()
 
 	var ids [32]byte
-	rand.Read(ids[:])
+	fillRandom(ids[:])
 	var idText [72]byte
 	requestID := string(appendUUID(idText[:0], ids[:16]))
 	ev := event{
@@ -139,8 +138,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h["Content-Length"] = []string{strconv.Itoa(len(resp))}
 		w.WriteHeader(http.StatusOK)
-		w.Write(resp)
-		sc.out = resp[:0] // keeps a grown buffer for the pool
+		_, _ = w.Write(resp) // a failed write is the caller gone: nothing left to tell it
+		sc.out = resp[:0]    // keeps a grown buffer for the pool
 	}
 	s.record(&ev)
 }
@@ -162,7 +161,7 @@ func writeError(w http.ResponseWriter, buf []byte, source string, err *apiError)
 	b = append(b, '}')
 	w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(statusOf(err.errType))
-	w.Write(b)
+	_, _ = w.Write(b) // as above: the caller is gone
 	return b[:0]
 }
 

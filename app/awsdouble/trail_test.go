@@ -205,14 +205,18 @@ func TestRecordsRingKeepsTheNewest(t *testing.T) {
 	d := mustStart(t, awsdouble.Options{MaxRecords: 3})
 	for i := 1; i <= 5; i++ {
 		// Unknown keys: failed calls are recorded too, and the keyId tells the records apart.
-		d.KMS.DescribeKey(testContext(t), &kms.DescribeKeyInput{KeyId: aws.String(fmt.Sprintf("alias/k%d", i))})
+		if _, err := d.KMS.DescribeKey(testContext(t), &kms.DescribeKeyInput{KeyId: aws.String(fmt.Sprintf("alias/k%d", i))}); err == nil {
+			t.Fatalf("DescribeKey of unknown alias/k%d succeeded", i)
+		}
 	}
 	var got []string
 	for _, rec := range decodeRecords(t, d.Records()) {
 		var p struct {
 			KeyID string `json:"keyId"`
 		}
-		json.Unmarshal(rec.RequestParameters, &p)
+		if err := json.Unmarshal(rec.RequestParameters, &p); err != nil {
+			t.Fatalf("requestParameters %s: %v", rec.RequestParameters, err)
+		}
 		got = append(got, p.KeyID)
 	}
 	if want := []string{"alias/k3", "alias/k4", "alias/k5"}; !reflect.DeepEqual(got, want) {
@@ -236,12 +240,16 @@ func TestConcurrentClientsAndInspection(t *testing.T) {
 				encCtx := map[string]string{"w": fmt.Sprint(w)}
 				enc, err := d.KMS.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("alias/app"), Plaintext: plaintext, EncryptionContext: encCtx})
 				if err != nil {
-					errs <- fmt.Errorf("worker %d round %d: Encrypt: %v", w, i, err)
+					errs <- fmt.Errorf("worker %d round %d: Encrypt: %w", w, i, err)
 					return
 				}
 				out, err := d.KMS.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: encCtx})
-				if err != nil || !bytes.Equal(out.Plaintext, plaintext) {
-					errs <- fmt.Errorf("worker %d round %d: %v", w, i, err)
+				if err != nil {
+					errs <- fmt.Errorf("worker %d round %d: Decrypt: %w", w, i, err)
+					return
+				}
+				if !bytes.Equal(out.Plaintext, plaintext) {
+					errs <- fmt.Errorf("worker %d round %d: Decrypt = %q, want %q", w, i, out.Plaintext, plaintext)
 					return
 				}
 				d.Records()

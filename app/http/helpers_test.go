@@ -28,7 +28,7 @@ type fakeCrypto struct {
 	fail     error // returned by every call when set
 }
 
-func (f *fakeCrypto) Encrypt(ctx context.Context, name string, plaintext []byte) ([]byte, string, error) {
+func (f *fakeCrypto) Encrypt(_ context.Context, name string, plaintext []byte) ([]byte, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.encrypts++
@@ -42,7 +42,7 @@ func (f *fakeCrypto) Encrypt(ctx context.Context, name string, plaintext []byte)
 	return ct, testKeyID, nil
 }
 
-func (f *fakeCrypto) Decrypt(ctx context.Context, name, keyID string, ciphertext []byte) ([]byte, error) {
+func (f *fakeCrypto) Decrypt(_ context.Context, name, keyID string, ciphertext []byte) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.decrypts++

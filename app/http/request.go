@@ -186,11 +186,11 @@ func jsonKind(tok json.Token) string {
 
 // shorten keeps error messages small when they quote a caller's field name.
 func shorten(s string) string {
-	const max = 40
-	if utf8.RuneCountInString(s) <= max {
+	const maxRunes = 40
+	if utf8.RuneCountInString(s) <= maxRunes {
 		return s
 	}
-	return string([]rune(s)[:max]) + "..."
+	return string([]rune(s)[:maxRunes]) + "..."
 }
 
 // hasLoneSurrogateEscape reports a \uD800-\uDFFF escape that is not part of a

@@ -85,7 +85,7 @@ func badInputs() []badInput {
 // real PostgreSQL one: a 4xx naming the problem, no KMS call, no row.
 func TestBadInputs(t *testing.T) {
 	stores := map[string]func(t *testing.T) app.Store{
-		"inmem":    func(t *testing.T) app.Store { return inmem.NewStore() },
+		"inmem":    func(*testing.T) app.Store { return inmem.NewStore() },
 		"postgres": func(t *testing.T) app.Store { return postgrestest.Open(t, postgres.Options{}) },
 	}
 	for storeName, newStore := range stores {

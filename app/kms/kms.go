@@ -62,7 +62,7 @@ func (j fullJitter) BackoffDelay(attempt int, _ error) (time.Duration, error) {
 	if attempt < 16 {
 		ceiling = min(j.max, j.base<<(attempt-1))
 	}
-	return rand.N(ceiling) + time.Millisecond, nil
+	return rand.N(ceiling) + time.Millisecond, nil //nolint:gosec // jitter spreads retries; it needs no secrecy
 }
 
 // encryptionContext binds a ciphertext to its record name; KMS requires the

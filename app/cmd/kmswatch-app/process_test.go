@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// command runs this test binary as the real program (see TestMain).
+// command runs this test binary as the real program (see TestMain); the
+// process is killed if the test ends first.
 func command(t *testing.T, env map[string]string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0])
+	cmd := exec.CommandContext(t.Context(), os.Args[0])
 	cmd.Env = append(os.Environ(), "KMSWATCH_APP_RUN_MAIN=1")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
