@@ -8,10 +8,12 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
 
@@ -106,12 +108,31 @@ func (c *Crypto) Decrypt(ctx context.Context, name, keyID string, ciphertext []b
 	return out.Plaintext, nil
 }
 
-// decryptError maps a KMS Decrypt failure. Any client-side refusal (wrong,
-// unknown, disabled or malformed key; context mismatch; access denied) is the
-// caller's key being refused. Error messages are dropped: they quote key ids.
+// refusalCodes are the Decrypt errors that are KMS's verdict on the caller's
+// key: the only ones answered 403 and logged as a refusal. Anything else (our
+// own credentials rejected, an error type KMS adds later, a proxy's answer)
+// says nothing about the key, so it is reported as unavailable (503): telling
+// a caller their key is wrong, and counting a refusal, for a failure of ours
+// is the worse mistake. KMS still logs any call it answered in CloudTrail.
+// https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html#API_Decrypt_Errors
+// https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html
+var refusalCodes = map[string]bool{
+	"IncorrectKeyException":      true, // the key is not the one that encrypted the record
+	"NotFoundException":          true, // no such key; KMS's answer to a malformed key id too ("Invalid keyId ...")
+	"InvalidCiphertextException": true, // the record name (encryption context) or the blob does not match
+	"DisabledException":          true,
+	"KMSInvalidStateException":   true, // pending deletion, pending import, unavailable key store
+	"AccessDeniedException":      true, // key policy or IAM denies this service that key (for our own key: a deploy fault, still in CloudTrail)
+	"InvalidKeyUsageException":   true, // a signing or asymmetric key
+	"ValidationException":        true, // the key id breaks KMS's length constraint (1-2048)
+}
+
+// decryptError maps a KMS Decrypt failure: a refusal code in a KMS answer
+// below 500 is the caller's key refused; everything else is unavailable.
+// Error messages are dropped: they quote key ids.
 func decryptError(err error) error {
 	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorFault() != smithy.FaultServer && !isThrottling(apiErr) {
+	if errors.As(err, &apiErr) && refusalCodes[apiErr.ErrorCode()] && httpStatus(err) < 500 {
 		return &app.Error{Code: app.EKEYREFUSED, Message: app.KeyRefusedMessage, Detail: apiErr.ErrorCode()}
 	}
 	return unavailable(err)
@@ -121,21 +142,30 @@ func decryptError(err error) error {
 // the caller's fault: the service is unavailable until the key is usable.
 func encryptError(err error) error {
 	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" {
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" && httpStatus(err) < 500 {
 		// Inputs are validated before the call: this is a bug.
 		return &app.Error{Code: app.EINTERNAL, Message: "Internal error", Detail: apiErr.ErrorCode()}
 	}
 	return unavailable(err)
 }
 
-// unavailable maps throttling after retries, KMS server faults, timeouts and
-// transport failures. Only transport errors keep their text (no key ids in them).
+// sdkUnknownErrorCode is the code the SDK gives an error answer without an
+// AWS error type (an empty body, or JSON without "__type").
+const sdkUnknownErrorCode = "UnknownError"
+
+// unavailable maps throttling after retries, KMS server faults, unknown
+// errors, answers that are not KMS's (Detail "HTTP 502"), timeouts and
+// transport failures. Only timeouts, cancellations and transport failures keep
+// their text: an error body could quote key ids, an undecodable one anything.
 func unavailable(err error) error {
 	e := &app.Error{Code: app.EUNAVAILABLE, Message: "Key service unavailable, try again later"}
 	var apiErr smithy.APIError
+	status := httpStatus(err)
 	switch {
-	case errors.As(err, &apiErr):
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() != sdkUnknownErrorCode:
 		e.Detail = apiErr.ErrorCode()
+	case status != 0:
+		e.Detail = "HTTP " + strconv.Itoa(status)
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Detail, e.Err = "Timeout", err
 	case errors.Is(err, context.Canceled):
@@ -146,7 +176,11 @@ func unavailable(err error) error {
 	return e
 }
 
-func isThrottling(apiErr smithy.APIError) bool {
-	_, ok := retry.DefaultThrottleErrorCodes[apiErr.ErrorCode()]
-	return ok
+// httpStatus is the status of the HTTP answer behind err, 0 if none came.
+func httpStatus(err error) int {
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		return respErr.HTTPStatusCode()
+	}
+	return 0
 }

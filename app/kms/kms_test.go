@@ -153,6 +153,9 @@ func TestUnavailable(t *testing.T) {
 	}{
 		{"throttled beyond the retries", awsdouble.Fault{ErrorType: "ThrottlingException", Times: 100}, "ThrottlingException"},
 		{"KMS internal error", awsdouble.Fault{ErrorType: "KMSInternalException", Times: 100}, "KMSInternalException"},
+		// Common errors the SDK has no type for: it decodes them with an unknown fault.
+		{"ServiceUnavailable 503", awsdouble.Fault{ErrorType: "ServiceUnavailable", Times: 100}, "ServiceUnavailable"},
+		{"InternalFailure 500", awsdouble.Fault{ErrorType: "InternalFailure", Times: 100}, "InternalFailure"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
