@@ -15,6 +15,7 @@ import (
 	"github.com/kmswatch/kmswatch/app"
 	apphttp "github.com/kmswatch/kmswatch/app/http"
 	"github.com/kmswatch/kmswatch/app/inmem"
+	"github.com/kmswatch/kmswatch/app/internal/logtest"
 )
 
 const testKeyID = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -69,48 +70,11 @@ func (f *fakeCrypto) calls() (encrypts, decrypts int) {
 	return f.encrypts, f.decrypts
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// events returns the decoded log lines whose "event" field equals event.
-func (b *syncBuffer) events(t testing.TB, event string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		if m["event"] == event {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 type harness struct {
 	handler http.Handler
 	store   app.Store
 	crypto  *fakeCrypto
-	logs    *syncBuffer
+	logs    *logtest.Buffer
 }
 
 func newHarness(t testing.TB, store app.Store) *harness {
@@ -118,7 +82,7 @@ func newHarness(t testing.TB, store app.Store) *harness {
 	if store == nil {
 		store = inmem.NewStore()
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	crypto := &fakeCrypto{}
 	srv := apphttp.NewServer(apphttp.Config{}, store, crypto, logger)

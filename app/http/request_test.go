@@ -112,7 +112,7 @@ func TestBadInputs(t *testing.T) {
 						t.Fatalf("KMS called (%d encrypts, %d decrypts) for a bad request", enc, dec)
 					}
 					if tt.path == "/decrypt" {
-						ev := h.logs.events(t, "decrypt_failed")
+						ev := h.logs.Events(t, "decrypt_failed")
 						if len(ev) != 1 || ev[0]["reason"] != "invalid_request" {
 							t.Fatalf("decrypt_failed events = %v, want one with reason invalid_request", ev)
 						}

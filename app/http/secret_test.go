@@ -34,7 +34,7 @@ func TestEncryptDecrypt_RoundTrip(t *testing.T) {
 	if rec.Header().Get("Cache-Control") != "no-store" {
 		t.Error("decrypt answer may be cached: no Cache-Control: no-store")
 	}
-	if n := len(h.logs.events(t, "decrypt_failed")); n != 0 {
+	if n := len(h.logs.Events(t, "decrypt_failed")); n != 0 {
 		t.Errorf("%d decrypt_failed events for successful decrypts", n)
 	}
 }
@@ -86,7 +86,7 @@ func TestDecrypt_Failures(t *testing.T) {
 			if msg := decodeBody(t, rec)["Message"]; !strings.Contains(msg, tt.wantMsg) {
 				t.Fatalf("Message = %q, want %q", msg, tt.wantMsg)
 			}
-			events := h.logs.events(t, "decrypt_failed")
+			events := h.logs.Events(t, "decrypt_failed")
 			if len(events) != 1 {
 				t.Fatalf("%d decrypt_failed events, want exactly 1; logs:\n%s", len(events), h.logs)
 			}
@@ -130,7 +130,7 @@ func TestDependencyFailures(t *testing.T) {
 			if _, err := h.store.FindSecret(context.Background(), "dave"); app.ErrorCode(err) != app.ENOTFOUND {
 				t.Fatalf("a record was stored although encryption failed: %v", err)
 			}
-			if n := len(h.logs.events(t, "encrypt_failed")); n != 1 {
+			if n := len(h.logs.Events(t, "encrypt_failed")); n != 1 {
 				t.Errorf("%d encrypt_failed events, want 1", n)
 			}
 		})
@@ -195,7 +195,7 @@ func TestStoreUnavailable(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("decrypt status = %d, want 503", rec.Code)
 	}
-	ev := h.logs.events(t, "decrypt_failed")
+	ev := h.logs.Events(t, "decrypt_failed")
 	if len(ev) != 1 || ev[0]["reason"] != "store_unavailable" || ev[0]["level"] != "ERROR" {
 		t.Fatalf("events = %v", ev)
 	}
@@ -228,7 +228,7 @@ func TestClientCanceled(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		h.handler.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	ev := h.logs.events(t, "decrypt_failed")
+	ev := h.logs.Events(t, "decrypt_failed")
 	if len(ev) != 1 || ev[0]["reason"] != "client_canceled" || ev[0]["level"] != "INFO" {
 		t.Fatalf("decrypt_failed events = %v, want one client_canceled at INFO", ev)
 	}

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kmswatch/kmswatch/app/awsdouble"
+	"github.com/kmswatch/kmswatch/app/internal/logtest"
 	"github.com/kmswatch/kmswatch/app/postgres/postgrestest"
 )
 
@@ -42,7 +43,7 @@ type stack struct {
 	schema   string
 	appName  string // application_name of the app's connections
 	env      map[string]string
-	logs     *syncBuffer
+	logs     *logtest.Buffer
 	admin    *pgx.Conn
 	kmsFront *gate
 }
@@ -51,7 +52,7 @@ type stack struct {
 // points the SDK at the double through AWS_ENDPOINT_URL, as on a laptop.
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{double: awsdouble.New(awsdouble.Options{}), logs: &syncBuffer{}}
+	s := &stack{double: awsdouble.New(awsdouble.Options{}), logs: &logtest.Buffer{}}
 	s.kmsFront = &gate{next: s.double}
 	ts := httptest.NewServer(s.kmsFront)
 	t.Cleanup(ts.Close)
@@ -108,6 +109,7 @@ func (s *stack) start(t *testing.T) string {
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	t.Cleanup(func() {
+		closeClientConnections()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("app Run: %v", err)
@@ -127,25 +129,39 @@ func (s *stack) rows(t *testing.T) int {
 	return n
 }
 
-// call sends a JSON request like the lab's curl and decodes the JSON answer.
+// call sends a JSON request like the lab's curl and decodes the JSON answer,
+// failing the test on a transport error. Only on the test's goroutine: others use send.
 func call(t testing.TB, client *http.Client, method, url, body string) (int, map[string]string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	status, answer, err := send(client, method, url, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, answer
+}
+
+// send is call for any goroutine: it returns what went wrong instead of
+// stopping the test (t.Fatal must run on the test's own goroutine).
+func send(client *http.Client, method, url, body string) (int, map[string]string, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: reading answer %d: %w", method, url, resp.StatusCode, err)
+	}
 	var m map[string]string
 	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatalf("%s %s: answer %d is not a JSON object of strings: %q", method, url, resp.StatusCode, raw)
+		return 0, nil, fmt.Errorf("%s %s: answer %d is not a JSON object of strings: %q", method, url, resp.StatusCode, raw)
 	}
-	return resp.StatusCode, m
+	return resp.StatusCode, m, nil
 }
 
 func jsonBody(kv ...string) string {
@@ -198,40 +214,9 @@ func (g *gate) close() (held <-chan struct{}, open func()) {
 	}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// events returns the log lines whose "event" is event.
-func (b *syncBuffer) events(t testing.TB, event string) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		var m map[string]any
-		if line == "" {
-			continue
-		}
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		if m["event"] == event {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+// closeClientConnections drops the client's idle connections before the app
+// shuts down. A connection the client dialled but never used is "new" to the
+// server, and http.Server.Shutdown waits 5s before treating it as idle.
+func closeClientConnections() { httpClient.CloseIdleConnections() }

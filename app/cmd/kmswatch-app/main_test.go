@@ -52,7 +52,7 @@ func TestLabCurlCommands(t *testing.T) {
 	if last.EventName != "Decrypt" || last.ErrorCode != "IncorrectKeyException" {
 		t.Fatalf("CloudTrail did not record the refusal: %+v", last)
 	}
-	events := s.logs.events(t, "decrypt_failed")
+	events := s.logs.Events(t, "decrypt_failed")
 	if len(events) != 1 || events[0]["reason"] != "kms_refused" || events[0]["kms_error"] != "IncorrectKeyException" {
 		t.Fatalf("decrypt_failed events = %v", events)
 	}
@@ -125,8 +125,11 @@ func TestConcurrentEncryptDecrypt(t *testing.T) {
 					defer wg.Done()
 					for i := range perWorker {
 						name, text := fmt.Sprintf("worker-%d-%d", w, i), fmt.Sprintf("text %d/%d", w, i)
-						status, got := call(t, httpClient, "POST", base+"/encrypt", jsonBody("Name", name, "Text", text))
+						status, got, err := send(httpClient, "POST", base+"/encrypt", jsonBody("Name", name, "Text", text))
 						switch {
+						case err != nil:
+							t.Error(err)
+							return
 						case status == 200:
 							mu.Lock()
 							encrypted[name] = text
@@ -138,7 +141,11 @@ func TestConcurrentEncryptDecrypt(t *testing.T) {
 							t.Errorf("encrypt %s = %d %v", name, status, got)
 							return
 						}
-						status, got = call(t, httpClient, "POST", base+"/decrypt", jsonBody("Name", name, "Key", s.key.ID))
+						status, got, err = send(httpClient, "POST", base+"/decrypt", jsonBody("Name", name, "Key", s.key.ID))
+						if err != nil {
+							t.Error(err)
+							return
+						}
 						if status != 200 && status != 503 || status == 200 && got["Text"] != text {
 							t.Errorf("decrypt %s = %d %v", name, status, got)
 						}
@@ -188,6 +195,25 @@ func TestKMSThrottlingIsRiddenOut(t *testing.T) {
 	}
 }
 
+// TestKMSOutageIsNotAKeyRefusal: a KMS 503 the SDK has no type for must not
+// reach the caller as "wrong key" nor the refusal count.
+func TestKMSOutageIsNotAKeyRefusal(t *testing.T) {
+	s := newStack(t)
+	base := s.start(t)
+	if status, got := call(t, httpClient, "POST", base+"/encrypt", `{"Name":"frank","Text":"t"}`); status != 200 {
+		t.Fatalf("encrypt = %d %v", status, got)
+	}
+	s.double.InjectFault(awsdouble.Fault{Operation: "Decrypt", ErrorType: "ServiceUnavailable", Times: 100})
+	status, got := call(t, httpClient, "GET", base+"/decrypt", jsonBody("Name", "frank", "Key", s.key.ARN))
+	if status != 503 || got["Message"] == app.KeyRefusedMessage {
+		t.Fatalf("decrypt during a KMS outage = %d %v, want 503", status, got)
+	}
+	ev := s.logs.Events(t, "decrypt_failed")
+	if len(ev) != 1 || ev[0]["reason"] != "kms_unavailable" || ev[0]["kms_error"] != "ServiceUnavailable" {
+		t.Fatalf("decrypt_failed events = %v, want one kms_unavailable/ServiceUnavailable", ev)
+	}
+}
+
 func TestUnreachableKMSAnswers503AndStoresNothing(t *testing.T) {
 	s := newStack(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,7 +235,7 @@ func TestUnreachableKMSAnswers503AndStoresNothing(t *testing.T) {
 	if s.double.Calls("Encrypt") != 0 {
 		t.Fatal("the request reached the double: AWS_ENDPOINT_URL_KMS was not honoured")
 	}
-	ev := s.logs.events(t, "encrypt_failed")
+	ev := s.logs.Events(t, "encrypt_failed")
 	if len(ev) != 1 || ev[0]["kms_error"] != "TransportError" {
 		t.Fatalf("encrypt_failed events = %v", ev)
 	}
@@ -239,7 +265,10 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	held, open := s.kmsFront.close()
 	answered := make(chan int, 1)
 	go func() {
-		status, _ := call(t, httpClient, "POST", base+"/encrypt", `{"Name":"dave","Text":"t"}`)
+		status, _, err := send(httpClient, "POST", base+"/encrypt", `{"Name":"dave","Text":"t"}`)
+		if err != nil {
+			t.Error(err)
+		}
 		answered <- status
 	}()
 	<-held   // the request is inside, waiting on KMS
@@ -291,7 +320,7 @@ func TestDatabaseOutage(t *testing.T) {
 	if status != 503 {
 		t.Fatalf("decrypt during the outage = %d, want 503", status)
 	}
-	if ev := s.logs.events(t, "decrypt_failed"); len(ev) != 1 || ev[0]["reason"] != "store_unavailable" {
+	if ev := s.logs.Events(t, "decrypt_failed"); len(ev) != 1 || ev[0]["reason"] != "store_unavailable" {
 		t.Fatalf("decrypt_failed events = %v", ev)
 	}
 	if n := s.rows(t); n != 0 {
