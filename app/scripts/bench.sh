@@ -25,12 +25,17 @@ double_addr=${BENCH_DOUBLE_ADDR:-127.0.0.1:14567}
 base_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 preload_names=500 # per thread
 
+# wrk is the HTTP load generator every run below drives. As root on Debian or
+# Ubuntu (CI, a container) the script installs it, after saying so; anyone
+# else is told which package to install.
 if ! command -v wrk >/dev/null; then
+	echo "bench: wrk, the HTTP load generator these runs use, is not installed." >&2
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-		echo "bench: installing wrk (apt-get install wrk)" >&2
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+		echo "bench: running as root, so installing the Debian package 'wrk' now: apt-get update && apt-get install -y wrk" >&2
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; } >&2 ||
+			{ echo "bench: installing wrk failed; install the package 'wrk' yourself and run again." >&2; exit 1; }
 	else
-		echo "bench: wrk is missing; install it with: sudo apt-get install wrk" >&2
+		echo "bench: install the package 'wrk' and run again: sudo apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)." >&2
 		exit 1
 	fi
 fi
@@ -65,6 +70,7 @@ cpu_ticks() {
 	local stat
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
 	stat=${stat##*) } # the fields after "(command)"
+	# shellcheck disable=SC2086 # split into the stat fields on purpose
 	set -- $stat
 	echo $((${12} + ${13})) # utime, stime
 }
@@ -81,6 +87,7 @@ pg_ticks() {
 	done
 	stat=$(cat "/proc/$postmaster/stat" 2>/dev/null) || { echo "$total"; return; }
 	stat=${stat##*) }
+	# shellcheck disable=SC2086 # split into the stat fields on purpose
 	set -- $stat
 	echo $((total + ${14} + ${15}))
 }

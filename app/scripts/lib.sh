@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by local.sh and bench.sh: build, start the AWS double, start the app.
 # Sourced, not run. Callers set -euo pipefail and cd to the repo root.
 

@@ -18,8 +18,8 @@ DOUBLE_ADDR=${DOUBLE_ADDR:-127.0.0.1:4566}
 TRAIL_FILE=${TRAIL_FILE:-./local-trail.jsonl}
 
 build_binaries
-DOUBLE_PID='' APP_PID=''
-trap 'stop "$APP_PID" "$DOUBLE_PID"' EXIT
+DOUBLE_PID='' APP_PID='' TAIL_PID=''
+trap 'stop "$APP_PID" "$DOUBLE_PID" "$TAIL_PID"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 start_double "$DOUBLE_ADDR" "$TRAIL_FILE"
@@ -41,5 +41,12 @@ A wrong key (KMS refuses it; see decrypt_failed in the log and errorCode in the 
 
 Logs follow; Ctrl-C stops the app and the double.
 MSG
-tail -n +1 -f "$app_log" --pid "$APP_PID" &
-wait "$APP_PID"
+# Follow the log until the app exits. Not `tail --pid`: that is GNU only (macOS's
+# tail has no such option), so the follower runs beside the app and is stopped
+# once the app is gone.
+tail -n +1 -f "$app_log" &
+TAIL_PID=$!
+app_status=0
+wait "$APP_PID" || app_status=$?
+sleep 1 # lets tail print the app's last lines
+exit "$app_status"
