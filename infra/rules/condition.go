@@ -48,6 +48,15 @@ func (c cond) resolve(p Params) ([]string, bool) {
 	return c.values, true
 }
 
+// rendered is resolve for the deployable patterns: without a task role the pattern shows
+// RoleARNPlaceholder, so `kmswatch rules` can print a rule before the stack exists.
+func (c cond) rendered(p Params) ([]string, bool) {
+	if c.param == paramTaskRole && p.TaskRoleARN == "" {
+		return []string{RoleARNPlaceholder}, true
+	}
+	return c.resolve(p)
+}
+
 // boundCond is a condition with its values resolved and its field's slot found.
 type boundCond struct {
 	slot   int

@@ -23,12 +23,9 @@ func (r Rule) EventPattern(p Params) (string, bool) {
 	detail := map[string]any{}
 	source := ""
 	for _, c := range r.when {
-		values, applies := c.resolve(p)
+		values, applies := c.rendered(p)
 		if !applies {
 			continue
-		}
-		if c.param == paramTaskRole && p.TaskRoleARN == "" {
-			values = []string{RoleARNPlaceholder}
 		}
 		if c.field == "eventSource" && len(values) == 1 {
 			source = "aws." + strings.TrimSuffix(values[0], ".amazonaws.com")

@@ -26,12 +26,9 @@ func (r Rule) FilterPattern(p Params) string {
 	}
 	var terms []string
 	for _, c := range r.when {
-		values, applies := c.resolve(p)
+		values, applies := c.rendered(p)
 		if !applies {
 			continue
-		}
-		if c.param == paramTaskRole && p.TaskRoleARN == "" {
-			values = []string{RoleARNPlaceholder}
 		}
 		terms = append(terms, r.style.term(c, values))
 	}
