@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// The record shape follows CloudTrail's KMS examples in /work/shared/cloudtrail-samples and
+// The record shape follows CloudTrail's KMS examples in infra/rules/testdata/cloudtrail and
 // https://docs.aws.amazon.com/kms/latest/developerguide/logging-using-cloudtrail.html .
 // Records are appended by hand rather than through encoding/json: the fields are fixed and this runs per request.
 

@@ -2,7 +2,7 @@
 # Load-tests kmswatch-app on loopback with wrk: req/s and p50/p99 latency of
 # POST /encrypt and GET /decrypt (JSON body, right key) at a few client counts,
 # against the zero-latency KMS double and the local PostgreSQL. The load
-# generator shares the machine's cores, as in shared/TARGETS.md.
+# generator shares the machine's cores, as in the project's performance targets.
 #
 # Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
 # BENCH_CONNECTIONS ("8 32 64"), BENCH_THREADS (2), BENCH_DURATION (15s),

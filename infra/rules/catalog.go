@@ -3,9 +3,9 @@ package rules
 import "time"
 
 // The five shipped rules. Each definition carries its own test records (positive and negative);
-// the AWS-published samples in shared/cloudtrail-samples are named by file.
+// the AWS-published samples in testdata/cloudtrail are named by file.
 
-// labTaskRole is the task role in the lab's walkthrough and in the shared samples.
+// labTaskRole is the task role in the lab's walkthrough and in the AWS samples.
 const labTaskRole = "arn:aws:iam::111122223333:role/pattern1-application-Pattern1ECSTaskRole"
 
 var labParams = Params{TaskRoleARN: labTaskRole}

@@ -126,7 +126,7 @@ type Rule struct {
 type Case struct {
 	Name   string
 	Record string // JSON of one record (CloudTrail or app log line); or empty when Sample is set
-	Sample string // file name in shared/cloudtrail-samples; a {"Records":[...]} file must hold exactly one match
+	Sample string // file name in testdata/cloudtrail (see its README); a {"Records":[...]} file must hold exactly one match
 	Params Params
 	Want   bool
 }

@@ -12,10 +12,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current renderers")
 
-// samplesDir is shared/cloudtrail-samples, beside the repo (CI clones main/ with shared/ next to it).
-const samplesDir = "../../../shared/cloudtrail-samples"
+// samplesDir holds the AWS-published CloudTrail records the rule cases name (see its README).
+const samplesDir = "testdata/cloudtrail"
 
-// mustSampleRecords returns the records of one shared sample: the Records of a log file, or the
+// mustSampleRecords returns the records of one AWS sample: the Records of a log file, or the
 // file itself when it is a single record.
 func mustSampleRecords(t testing.TB, name string) [][]byte {
 	t.Helper()

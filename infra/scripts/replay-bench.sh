@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Times `kmswatch replay --json` on the TARGETS.md corpus: 100 gzip'd CloudTrail files x 2,000
-# records drawn from shared/cloudtrail-samples. Side by side: zcat alone, and zcat | jq with the
+# records drawn from infra/rules/testdata/cloudtrail. Side by side: zcat alone, and zcat | jq with the
 # lab's rule when jq is installed. Target (TARGETS.md): replay <= 0.75 s wall on 2 cores.
 #
 # Usage: infra/scripts/replay-bench.sh   (from anywhere; SAMPLES=dir overrides the samples)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-samples=${SAMPLES:-$repo/../shared/cloudtrail-samples}
+samples=${SAMPLES:-$repo/infra/rules/testdata/cloudtrail}
 role=arn:aws:iam::111122223333:role/pattern1-application-Pattern1ECSTaskRole
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

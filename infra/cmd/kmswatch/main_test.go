@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	samplesDir = "../../../../shared/cloudtrail-samples"
+	samplesDir = "../../rules/testdata/cloudtrail"
 	labRole    = "arn:aws:iam::111122223333:role/pattern1-application-Pattern1ECSTaskRole"
 )
 

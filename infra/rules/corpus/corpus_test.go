@@ -11,7 +11,7 @@ import (
 
 func TestWriteMakesGzippedCloudTrailFiles(t *testing.T) {
 	dir := t.TempDir()
-	st, err := Write(dir, "../../../../shared/cloudtrail-samples", Options{Files: 3, RecordsPerFile: 50})
+	st, err := Write(dir, "../testdata/cloudtrail", Options{Files: 3, RecordsPerFile: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 func main() {
 	files := flag.Int("files", 100, "number of gzip'd log files")
 	records := flag.Int("records", 2000, "records per file")
-	samples := flag.String("samples", "../shared/cloudtrail-samples", "directory of sample CloudTrail records (*.json)")
+	samples := flag.String("samples", "infra/rules/testdata/cloudtrail", "directory of sample CloudTrail records (*.json)")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: gencorpus [--files N] [--records N] [--samples DIR] DIR\n")
 		flag.PrintDefaults()
