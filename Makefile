@@ -9,7 +9,7 @@ ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 # Tests that need PostgreSQL read TEST_DATABASE_URL; this is the machine's local server.
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build test vet lint local bench rehearse preview up destroy smoke clean
+.PHONY: build test test-nodb check-db vet lint local bench rehearse preview up destroy smoke clean
 
 build: ## Compile everything and put the three binaries in bin/
 	$(GO) build ./...
@@ -17,10 +17,18 @@ build: ## Compile everything and put the three binaries in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/awsdouble ./app/cmd/awsdouble
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/kmswatch ./infra/cmd/kmswatch
 
-test: vet ## Every test, offline: app against real PostgreSQL + KMS double, rules, CLI, the stack under Pulumi mocks
+test: check-db vet ## Every test, offline: app against real PostgreSQL + KMS double, rules, CLI, the stack under Pulumi mocks
 	$(GO) test -race -count=1 ./app/... ./infra/rules/... ./infra/cmd/...
 	# The stack's tests run without -race: instrumenting pulumi-aws costs a second 3-minute cold build.
 	$(GO) test -count=1 ./infra/
+
+test-nodb: ## Only the tests that need no database: those that do skip, by this explicit choice
+	$(MAKE) test TEST_DATABASE_URL=none
+	@echo "make test-nodb: the tests that need PostgreSQL were skipped (TEST_DATABASE_URL=none); 'make test' runs them"
+
+# The first thing make test does: stop at once, in one line, when the test database cannot be used.
+check-db:
+	@$(GO) build -o $(BIN)/pgcheck ./app/postgres/postgrestest/pgcheck && $(BIN)/pgcheck
 
 vet:
 	$(GO) vet ./...

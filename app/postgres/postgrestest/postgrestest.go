@@ -1,6 +1,7 @@
 // Package postgrestest gives tests a real PostgreSQL store in a fresh schema.
 // TEST_DATABASE_URL picks the server (default postgres://postgres@127.0.0.1:5432/test).
-// Without a server the test is skipped, except under CI=true, where it fails.
+// Without a server the test fails, saying what is missing and how to fix it; only the explicit
+// TEST_DATABASE_URL=none (make test-nodb) skips, and says so.
 package postgrestest
 
 import (
@@ -23,19 +24,15 @@ const DefaultURL = "postgres://postgres@127.0.0.1:5432/test"
 func URL(tb testing.TB) string {
 	tb.Helper()
 	url := os.Getenv("TEST_DATABASE_URL")
-	if url == "" {
+	switch url {
+	case "":
 		url = DefaultURL
+	case None:
+		tb.Skip("needs PostgreSQL; skipped by choice: TEST_DATABASE_URL=none (make test-nodb)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("PostgreSQL unreachable under CI=true: %v", err)
-		}
-		tb.Skipf("PostgreSQL unreachable (set TEST_DATABASE_URL): %v", err)
+	if err := Check(context.Background(), url); err != nil {
+		tb.Fatalf("this test needs PostgreSQL: %v", err)
 	}
-	conn.Close(ctx)
 	return url
 }
 
