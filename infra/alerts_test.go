@@ -138,7 +138,7 @@ func TestLabFilterNamesTheRealTaskRole(t *testing.T) {
 }
 
 func TestAlertTopicIsEncryptedAndOnlyTheStacksAlarmsAndRulesPublish(t *testing.T) {
-	run := mustRun(t, withSettings(map[string]string{"alertEmail": "oncall@example.org"}))
+	run := mustRun(t, withSettings(map[string]string{"alertEmail": "oncall@acme-corp.io"}))
 	topic := run.one("aws:sns/topic:Topic")
 	policyRes := run.one("aws:sns/topicPolicy:TopicPolicy")
 	if policyRes.str("arn") != topic.outStr("arn") {
@@ -171,8 +171,8 @@ func TestAlertTopicIsEncryptedAndOnlyTheStacksAlarmsAndRulesPublish(t *testing.T
 		}
 	}
 	sub := run.one("aws:sns/topicSubscription:TopicSubscription")
-	if sub.str("protocol") != "email" || sub.str("endpoint") != "oncall@example.org" || sub.str("topic") != topic.outStr("arn") {
-		t.Errorf("subscription %v, want email to oncall@example.org", sub.Inputs)
+	if sub.str("protocol") != "email" || sub.str("endpoint") != "oncall@acme-corp.io" || sub.str("topic") != topic.outStr("arn") {
+		t.Errorf("subscription %v, want email to oncall@acme-corp.io", sub.Inputs)
 	}
 }
 

@@ -34,6 +34,8 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 		return nil, err
 	}
 	parent := pulumi.Parent(a)
+	// With protect the bucket outlives the stack, and so does what keeps it private and
+	// encrypted: its public access block, ownership, encryption, expiry and TLS-only policy.
 	keep := pulumi.RetainOnDelete(args.Protect)
 	env, names := args.Env, args.Names
 	trailARN := env.trailARN(names)
@@ -50,14 +52,14 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 		BlockPublicPolicy:     pulumi.Bool(true),
 		IgnorePublicAcls:      pulumi.Bool(true),
 		RestrictPublicBuckets: pulumi.Bool(true),
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
 	ownership, err := s3.NewBucketOwnershipControls(ctx, name+"-trail-bucket-ownership", &s3.BucketOwnershipControlsArgs{
 		Bucket: bucket.ID(),
 		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{publicBlock}))
+	}, parent, keep, pulumi.DependsOn([]pulumi.Resource{publicBlock}))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 			},
 			BucketKeyEnabled: pulumi.Bool(false),
 		}},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{ownership}))
+	}, parent, keep, pulumi.DependsOn([]pulumi.Resource{ownership}))
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +93,7 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 			Filter:     &s3.BucketLifecycleConfigurationV2RuleFilterArgs{Prefix: pulumi.String("")},
 			Expiration: &s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(args.LogRetentionDays)},
 		}},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{encryption})); err != nil {
+	}, parent, keep, pulumi.DependsOn([]pulumi.Resource{encryption})); err != nil {
 		return nil, err
 	}
 	bucketPolicy, err := s3.NewBucketPolicy(ctx, name+"-trail-bucket-policy", &s3.BucketPolicyArgs{
@@ -99,7 +101,7 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 		Policy: bucket.Arn.ApplyT(func(bucketARN string) string {
 			return trailBucketPolicy(env, bucketARN, trailARN).JSON()
 		}).(pulumi.StringOutput),
-	}, parent, pulumi.DependsOn([]pulumi.Resource{publicBlock, encryption}))
+	}, parent, keep, pulumi.DependsOn([]pulumi.Resource{publicBlock, encryption}))
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,9 @@ type Config struct {
 	MinCount        int
 	MaxCount        int
 	CertificateARN  string   // "" serves plain HTTP on 80
-	AllowedCIDRs    []string // who may reach the load balancer
+	DomainName      string   // the name clients use (and the certificate is for); "" = the ALB's own
+	HostedZoneID    string   // a Route 53 public hosted zone for DomainName: the stack adds the alias record
+	AllowedCIDRs    []string // who may reach the load balancer, without duplicates
 	LogRetention    int      // days, for the trail's and the app's log groups
 	Protect         bool     // keep data on destroy: deletion protection, final snapshot, retained buckets
 }
@@ -59,6 +61,11 @@ var (
 	certificateARNPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:acm:([a-z]{2}(-[a-z]+)+-\d):(\d{12}):certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	// RDS DB instance classes look like db.t4g.micro or db.r6g.2xlarge.
 	dbInstanceClassPattern = regexp.MustCompile(`^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$`)
+	// A DNS name: labels of letters, digits and inner hyphens, at least two labels, 253 characters
+	// at most (RFC 1035, RFC 1123). Route 53 accepts that and more; clients need this much.
+	domainNamePattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	// Route 53 hosted zone ids: "Z" and upper-case letters and digits, e.g. Z1D633PJN98FT9.
+	hostedZoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
 // defaultConfig holds the defaults for every optional setting. The rule-derived ones come from
@@ -95,7 +102,7 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	c := defaultConfig()
 	p := configParser{lookup: lookup}
 
-	c.AlertEmail = p.requiredString("alertEmail", `your address, e.g. "pulumi config set alertEmail secops@example.com"`)
+	c.AlertEmail = p.requiredString("alertEmail", `your address: "ALERT_EMAIL=<you@your-domain> make up", or "pulumi config set alertEmail <you@your-domain>" once the stack exists`)
 	p.int("alarmPeriodSeconds", &c.AlarmPeriodSeconds)
 	p.int("alarmEvaluationPeriods", &c.AlarmEvaluationPeriods)
 	p.int("alarmThreshold", &c.AlarmThreshold)
@@ -106,9 +113,12 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p.int("minCount", &c.MinCount)
 	p.int("maxCount", &c.MaxCount)
 	p.string("certificateArn", &c.CertificateARN)
+	p.string("domainName", &c.DomainName)
+	p.string("hostedZoneId", &c.HostedZoneID)
 	p.stringList("allowedCidrs", &c.AllowedCIDRs)
 	p.int("logRetentionDays", &c.LogRetention)
 	p.bool("protect", &c.Protect)
+	c.AllowedCIDRs = dedupe(c.AllowedCIDRs)
 	if len(p.errs) > 0 {
 		return Config{}, configError(p.errs)
 	}
@@ -129,7 +139,9 @@ func (c Config) validate() []error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	if addr, err := mail.ParseAddress(c.AlertEmail); err != nil || addr.Address != c.AlertEmail || !strings.Contains(addr.Address[strings.LastIndex(addr.Address, "@"):], ".") {
-		bad("alertEmail %q: not an email address; want a plain address such as secops@example.com", c.AlertEmail)
+		bad("alertEmail %q: not an email address; want a plain address such as secops@<your domain>", c.AlertEmail)
+	} else if why := placeholderDomain(c.AlertEmail[strings.LastIndex(c.AlertEmail, "@")+1:]); why != "" {
+		bad("alertEmail %q: an example address, no alert would reach anyone (%s); set your own", c.AlertEmail, why)
 	}
 	// Metric filters publish standard-resolution metrics, so alarm periods are whole minutes;
 	// period x evaluation periods may not exceed one day.
@@ -165,6 +177,23 @@ func (c Config) validate() []error {
 	}
 	if c.CertificateARN != "" && !certificateARNPattern.MatchString(c.CertificateARN) {
 		bad("certificateArn %q: want an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>, or leave it empty for HTTP only", c.CertificateARN)
+	}
+	switch {
+	case c.DomainName != "" && (len(c.DomainName) > 253 || !domainNamePattern.MatchString(c.DomainName)):
+		bad("domainName %q: want a DNS name in lower case, such as kms.<your domain>", c.DomainName)
+	case c.DomainName != "" && placeholderDomain(c.DomainName) != "":
+		bad("domainName %q: an example name (%s); set the name your certificate is for", c.DomainName, placeholderDomain(c.DomainName))
+	case c.CertificateARN != "" && c.DomainName == "":
+		// The ALB's own name (*.elb.amazonaws.com) is on no certificate of yours: clients that check
+		// the certificate, curl included, would refuse every connection.
+		bad("certificateArn is set but domainName is not: HTTPS needs the name the certificate is for (pulumi config set domainName <name>), " +
+			"and a DNS record for it (set hostedZoneId for the stack to create it)")
+	}
+	if c.HostedZoneID != "" && !hostedZoneIDPattern.MatchString(c.HostedZoneID) {
+		bad("hostedZoneId %q: want a Route 53 hosted zone id such as Z1D633PJN98FT9", c.HostedZoneID)
+	}
+	if c.HostedZoneID != "" && c.DomainName == "" {
+		bad("hostedZoneId is set but domainName is not: the stack adds an alias record for domainName in that zone")
 	}
 	if len(c.AllowedCIDRs) == 0 {
 		bad("allowedCidrs: empty; list at least one IPv4 CIDR such as 203.0.113.0/24 (0.0.0.0/0 for everyone)")
@@ -211,6 +240,17 @@ func (c Config) Rules() []rules.Rule {
 			r = r.WithFiring(f)
 		}
 		out = append(out, r)
+	}
+	return out
+}
+
+// dedupe keeps the first of each value, in order: two equal CIDRs would be two rules with one name.
+func dedupe(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
 	}
 	return out
 }

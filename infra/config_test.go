@@ -27,7 +27,7 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 	}{
 		{"alert email missing", map[string]string{"alertEmail": ""}, []string{"alertEmail is required", "pulumi config set alertEmail"}},
 		{"alert email without a domain", map[string]string{"alertEmail": "secops"}, []string{`alertEmail "secops"`, "not an email address"}},
-		{"alert email with a display name", map[string]string{"alertEmail": "Sec Ops <secops@example.com>"}, []string{"alertEmail", "plain address"}},
+		{"alert email with a display name", map[string]string{"alertEmail": "Sec Ops <secops@acme-corp.io>"}, []string{"alertEmail", "plain address"}},
 		{"alert email without a dot in the domain", map[string]string{"alertEmail": "secops@localhost"}, []string{"alertEmail"}},
 		{"period not a multiple of 60", map[string]string{"alarmPeriodSeconds": "90"}, []string{"alarmPeriodSeconds 90", "multiple of 60"}},
 		{"high-resolution period", map[string]string{"alarmPeriodSeconds": "30"}, []string{"alarmPeriodSeconds 30", "multiple of 60"}},
@@ -51,10 +51,27 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 		{"retention CloudWatch does not offer", map[string]string{"logRetentionDays": "10"}, []string{"logRetentionDays 10", "1, 3, 5, 7, 14, 30"}},
 		{"protect not a boolean", map[string]string{"protect": "yes"}, []string{`protect "yes"`, "true or false"}},
 		{"several mistakes reported together", map[string]string{"natGateways": "x", "logRetentionDays": "2"}, []string{"natGateways", "logRetentionDays 2"}},
+		// Addresses copied from examples must stop the program, not deploy alerts to nobody.
+		{"alert email at example.com", map[string]string{"alertEmail": "secops@example.com"}, []string{"alertEmail", "example address", "RFC 2606"}},
+		{"alert email at example.org", map[string]string{"alertEmail": "a@mail.example.org"}, []string{"example address"}},
+		{"alert email at example.* elsewhere", map[string]string{"alertEmail": "a@example.co.uk"}, []string{"example address"}},
+		{"alert email at yourcompany.com", map[string]string{"alertEmail": "you@yourcompany.com"}, []string{"example address", "placeholder"}},
+		{"alert email at .test", map[string]string{"alertEmail": "a@corp.test"}, []string{"example address", ".test"}},
+		{"alert email at .invalid", map[string]string{"alertEmail": "a@corp.invalid"}, []string{".invalid"}},
+		{"alert email at .localhost", map[string]string{"alertEmail": "a@host.localhost"}, []string{".localhost"}},
+		{"alert email at .example", map[string]string{"alertEmail": "a@corp.example"}, []string{".example"}},
+		{"alert email upper-case example", map[string]string{"alertEmail": "a@EXAMPLE.COM"}, []string{"example address"}},
+		{"HTTPS without a name", map[string]string{"certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"},
+			[]string{"certificateArn is set but domainName is not", "the name the certificate is for"}},
+		{"domain name that is an example", map[string]string{"domainName": "kms.example.com"}, []string{`domainName "kms.example.com"`, "example name"}},
+		{"domain name not a name", map[string]string{"domainName": "https://kms.acme-corp.io"}, []string{`domainName "https://kms.acme-corp.io"`, "DNS name"}},
+		{"domain name in upper case", map[string]string{"domainName": "KMS.acme-corp.io"}, []string{"lower case"}},
+		{"hosted zone without a name", map[string]string{"hostedZoneId": "Z1D633PJN98FT9"}, []string{"hostedZoneId is set but domainName is not"}},
+		{"hosted zone id malformed", map[string]string{"domainName": "kms.acme-corp.io", "hostedZoneId": "acme-corp.io"}, []string{`hostedZoneId "acme-corp.io"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			settings := map[string]string{"alertEmail": "secops@example.com"}
+			settings := map[string]string{"alertEmail": "secops@acme-corp.io"}
 			for k, v := range tt.settings {
 				settings[k] = v
 			}
@@ -73,7 +90,7 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 
 func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 	cfg, err := parseConfig(lookupFrom(map[string]string{
-		"alertEmail":             "secops@example.com",
+		"alertEmail":             "secops@acme-corp.io",
 		"alarmPeriodSeconds":     "300",
 		"alarmEvaluationPeriods": "3",
 		"alarmThreshold":         "5",
@@ -84,7 +101,9 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 		"minCount":               "2",
 		"maxCount":               "6",
 		"certificateArn":         "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
-		"allowedCidrs":           `["203.0.113.0/24","198.51.100.7/32"]`,
+		"domainName":             "kms.acme-corp.io",
+		"hostedZoneId":           "Z1D633PJN98FT9",
+		"allowedCidrs":           `["203.0.113.0/24","198.51.100.7/32","203.0.113.0/24"]`,
 		"logRetentionDays":       "365",
 		"protect":                "true",
 	}))
@@ -92,11 +111,13 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		AlertEmail: "secops@example.com", AlarmPeriodSeconds: 300, AlarmEvaluationPeriods: 3, AlarmThreshold: 5,
+		AlertEmail: "secops@acme-corp.io", AlarmPeriodSeconds: 300, AlarmEvaluationPeriods: 3, AlarmThreshold: 5,
 		DecryptVolumeThreshold: 50, NATGateways: natOnePerAZ, DBInstanceClass: "db.r6g.large",
 		DesiredCount: 2, MinCount: 2, MaxCount: 6,
 		CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
-		AllowedCIDRs:   []string{"203.0.113.0/24", "198.51.100.7/32"}, LogRetention: 365, Protect: true,
+		DomainName:     "kms.acme-corp.io", HostedZoneID: "Z1D633PJN98FT9",
+		// A CIDR listed twice is kept once: two rules with one name would fail the deployment.
+		AllowedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}, LogRetention: 365, Protect: true,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
@@ -109,7 +130,7 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 // The thresholds in the stack config are the rules' own unless set; Config.Rules applies them.
 func TestConfigRulesApplyTheStackThresholds(t *testing.T) {
 	cfg, err := parseConfig(lookupFrom(map[string]string{
-		"alertEmail": "secops@example.com", "alarmPeriodSeconds": "300", "alarmEvaluationPeriods": "3",
+		"alertEmail": "secops@acme-corp.io", "alarmPeriodSeconds": "300", "alarmEvaluationPeriods": "3",
 		"alarmThreshold": "7", "decryptVolumeThreshold": "40",
 	}))
 	if err != nil {
@@ -218,7 +239,7 @@ func TestPulumiYAMLDeclaresEverySettingWithTheProgramsDefaults(t *testing.T) {
 		t.Error("alertEmail must have no default: the CLI then refuses a stack without it")
 	}
 
-	defaults := map[string]string{"alertEmail": "secops@example.com"}
+	defaults := map[string]string{"alertEmail": "secops@acme-corp.io"}
 	for key, decl := range p.Config {
 		if decl.Default != nil {
 			defaults[key] = configValue(t, decl.Default)
@@ -229,7 +250,7 @@ func TestPulumiYAMLDeclaresEverySettingWithTheProgramsDefaults(t *testing.T) {
 		t.Fatalf("Pulumi.yaml defaults are invalid: %v", err)
 	}
 	want := defaultConfig()
-	want.AlertEmail = "secops@example.com"
+	want.AlertEmail = "secops@acme-corp.io"
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Pulumi.yaml defaults give\n  %+v\nthe program's defaults are\n  %+v", got, want)
 	}
@@ -255,6 +276,15 @@ func TestDevStackConfigIsValid(t *testing.T) {
 			values[name] = configValue(t, v)
 		}
 	}
+	// A fresh clone must not deploy alerts to an address nobody reads: the file sets none, and
+	// the program asks for one (ALERT_EMAIL=... make up). With one given, the file is valid.
+	if email, ok := values["alertEmail"]; ok {
+		t.Errorf("Pulumi.dev.yaml sets alertEmail %q; a clone must set its own", email)
+	}
+	if _, err := parseConfig(lookupFrom(values)); err == nil || !strings.Contains(err.Error(), "alertEmail is required") {
+		t.Errorf("Pulumi.dev.yaml without an address: want alertEmail required, got %v", err)
+	}
+	values["alertEmail"] = "secops@acme-corp.io"
 	if _, err := parseConfig(lookupFrom(values)); err != nil {
 		t.Errorf("Pulumi.dev.yaml: %v", err)
 	}
@@ -262,6 +292,14 @@ func TestDevStackConfigIsValid(t *testing.T) {
 	for key := range values {
 		if _, ok := project.Config[key]; !ok {
 			t.Errorf("Pulumi.dev.yaml sets kmswatch:%s, which Pulumi.yaml does not declare", key)
+		}
+	}
+}
+
+func TestPlaceholderDomainLetsRealNamesThrough(t *testing.T) {
+	for _, d := range []string{"acme-corp.io", "mail.google.com", "examples.com", "counterexample.org", "company.co", "testing.io", "mycompany.io"} {
+		if why := placeholderDomain(d); why != "" {
+			t.Errorf("placeholderDomain(%q) = %q, want a real name let through", d, why)
 		}
 	}
 }

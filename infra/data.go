@@ -38,11 +38,14 @@ func newDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 		return nil, err
 	}
 	parent := pulumi.Parent(d)
+	// With protect, destroy leaves the database running (deletion protection on, a final snapshot
+	// when it is deleted later) with what it needs to keep running: its subnet group and group.
+	keep := pulumi.RetainOnDelete(args.Protect)
 
 	subnets, err := rds.NewSubnetGroup(ctx, name+"-subnets", &rds.SubnetGroupArgs{
 		Description: pulumi.String("kmswatch database: private subnets"),
 		SubnetIds:   args.PrivateSubnetIDs,
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +54,7 @@ func newDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 	dbSG, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("kmswatch database: PostgreSQL from the service only"),
 		VpcId:       args.VpcID,
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +63,7 @@ func newDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 	if d.Rules, err = newSecurityRules(ctx, name, []securityRule{
 		{Name: "from-service", Ingress: true, Group: dbID, Description: "the app tasks", Port: postgresPort, PeerGroup: serviceID},
 		{Name: "service-to-db", Group: serviceID, Description: "the app to PostgreSQL", Port: postgresPort, PeerGroup: dbID},
-	}, parent); err != nil {
+	}, parent, keep); err != nil {
 		return nil, err
 	}
 
@@ -92,7 +95,7 @@ func newDatabase(ctx *pulumi.Context, name string, args DatabaseArgs, opts ...pu
 	if args.Protect {
 		dbArgs.FinalSnapshotIdentifier = pulumi.String(args.Names.FinalSnapshot())
 	}
-	instance, err := rds.NewInstance(ctx, name+"-postgres", dbArgs, parent)
+	instance, err := rds.NewInstance(ctx, name+"-postgres", dbArgs, parent, keep)
 	if err != nil {
 		return nil, err
 	}

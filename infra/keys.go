@@ -15,7 +15,8 @@ type KeysArgs struct {
 	Protect     bool
 }
 
-// Keys holds the app key (the app's envelope encryption, used by the task role only) and the audit
+// Keys holds the app key (the app encrypts each record with it, directly: KMS Encrypt and Decrypt,
+// hence the 4 KB limit on a text; used by the task role only) and the audit
 // key (trail log files, log groups, alert topic).
 type Keys struct {
 	pulumi.ResourceState
@@ -45,8 +46,9 @@ var keyAdministration = []string{
 	"kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
 }
 
-// appKeyUse is what the app needs: envelope encryption and key metadata.
-var appKeyUse = []string{"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+// appKeyUse is exactly what the app calls (app/kms): Encrypt and Decrypt, nothing else, so a
+// stolen task-role credential can do no more with the key than the app does.
+var appKeyUse = []string{"kms:Encrypt", "kms:Decrypt"}
 
 // logsKeyUse is what CloudWatch Logs needs to encrypt and read a log group.
 var logsKeyUse = []string{
@@ -134,7 +136,7 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 		return appKeyPolicy(args.Env, role).JSON()
 	}).(pulumi.StringOutput)
 	appKey, err := kms.NewKey(ctx, name+"-app", &kms.KeyArgs{
-		Description:          pulumi.String("kmswatch app key: envelope encryption of stored secrets"),
+		Description:          pulumi.String("kmswatch app key: encrypts the stored records (KMS Encrypt/Decrypt)"),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(window),
 		Policy:               appPolicy,

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -196,5 +199,40 @@ func TestAuditKeyEncryptsTrailLogGroupsAndTopic(t *testing.T) {
 		if key != auditARN {
 			t.Errorf("%s encrypted with %q, want the audit key", what, key)
 		}
+	}
+}
+
+// The task role and the app key's policy grant exactly the KMS operations the app's code calls
+// (app/kms), read from its source, so that a new call fails here instead of in production and a
+// removed one does not leave a permission behind.
+func TestAppKeyUseIsWhatTheAppCalls(t *testing.T) {
+	files, err := filepath.Glob("../app/kms/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("app/kms sources: %v", err)
+	}
+	call := regexp.MustCompile(`\.client\.([A-Z][A-Za-z]+)\(`)
+	var called []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range call.FindAllSubmatch(src, -1) {
+			if a := "kms:" + string(m[1]); !slices.Contains(called, a) {
+				called = append(called, a)
+			}
+		}
+	}
+	if len(called) == 0 {
+		t.Fatal("found no KMS client call in app/kms: the pattern no longer matches the code")
+	}
+	got := append([]string(nil), appKeyUse...)
+	slices.Sort(got)
+	slices.Sort(called)
+	if !slices.Equal(got, called) {
+		t.Errorf("the task role may %v, the app calls %v", got, called)
 	}
 }

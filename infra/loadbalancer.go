@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lb"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -14,6 +18,8 @@ type loadBalancerArgs struct {
 	PublicSubnetIDs pulumi.StringArrayInput
 	SecurityGroupID pulumi.IDInput
 	CertificateARN  string // "" for HTTP only
+	DomainName      string // the name clients use; "" for the ALB's own DNS name
+	HostedZoneID    string // Route 53 zone that gets an alias record for DomainName; "" for none
 	Protect         bool
 }
 
@@ -41,7 +47,10 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, pa
 		SecurityGroups:           pulumi.StringArray{args.SecurityGroupID.ToIDOutput().ToStringOutput()},
 		DropInvalidHeaderFields:  pulumi.Bool(true),
 		EnableDeletionProtection: pulumi.Bool(args.Protect),
-	}, parent)
+	}, parent,
+		// Kept with protect: clients know it by its DNS name. Its listeners and target group go,
+		// so it answers nothing until a stack adopts it again (pulumi import).
+		pulumi.RetainOnDelete(args.Protect))
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +79,13 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, pa
 		Type: pulumi.String("forward"), TargetGroupArn: tg.Arn,
 	}}
 	out := &loadBalancer{TargetGroupARN: tg.Arn}
+	host := alb.DnsName
+	if args.DomainName != "" {
+		host = pulumi.String(args.DomainName).ToStringOutput()
+		if err := newAliasRecord(ctx, name, args, alb, parent); err != nil {
+			return nil, err
+		}
+	}
 	if args.CertificateARN == "" {
 		http, err := lb.NewListener(ctx, name+"-http", &lb.ListenerArgs{
 			LoadBalancerArn: alb.Arn, Port: pulumi.Int(80), Protocol: pulumi.String("HTTP"), DefaultActions: forward,
@@ -78,7 +94,7 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, pa
 			return nil, err
 		}
 		out.Listeners = []pulumi.Resource{http}
-		out.URL = pulumi.Sprintf("http://%s", alb.DnsName)
+		out.URL = pulumi.Sprintf("http://%s", host)
 		return out, nil
 	}
 
@@ -103,6 +119,36 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, pa
 		return nil, err
 	}
 	out.Listeners = []pulumi.Resource{https, redirect}
-	out.URL = pulumi.Sprintf("https://%s", alb.DnsName)
+	out.URL = pulumi.Sprintf("https://%s", host)
 	return out, nil
+}
+
+// newAliasRecord points DomainName at the load balancer with a Route 53 alias A record, after
+// checking that the zone is the name's (a record outside its zone is refused by Route 53 only
+// half way through the deployment).
+// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/routing-to-elb-load-balancer.html
+func newAliasRecord(ctx *pulumi.Context, name string, args loadBalancerArgs, alb *lb.LoadBalancer, parent pulumi.ResourceOption) error {
+	if args.HostedZoneID == "" {
+		return nil
+	}
+	zone, err := route53.LookupZone(ctx, &route53.LookupZoneArgs{ZoneId: &args.HostedZoneID})
+	if err != nil {
+		return fmt.Errorf("hostedZoneId %s: %w", args.HostedZoneID, err)
+	}
+	zoneName := strings.TrimSuffix(zone.Name, ".")
+	if args.DomainName != zoneName && !strings.HasSuffix(args.DomainName, "."+zoneName) {
+		return fmt.Errorf("invalid stack configuration:\n  domainName %s is not in hosted zone %s (%s)", args.DomainName, args.HostedZoneID, zoneName)
+	}
+	if zone.PrivateZone != nil && *zone.PrivateZone {
+		return fmt.Errorf("invalid stack configuration:\n  hosted zone %s (%s) is private: clients on the internet would not resolve %s", args.HostedZoneID, zoneName, args.DomainName)
+	}
+	_, err = route53.NewRecord(ctx, name+"-dns", &route53.RecordArgs{
+		ZoneId: pulumi.String(args.HostedZoneID),
+		Name:   pulumi.String(args.DomainName),
+		Type:   pulumi.String("A"),
+		Aliases: route53.RecordAliasArray{route53.RecordAliasArgs{
+			Name: alb.DnsName, ZoneId: alb.ZoneId, EvaluateTargetHealth: pulumi.Bool(true),
+		}},
+	}, parent)
+	return err
 }

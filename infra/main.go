@@ -6,7 +6,6 @@ package main
 import (
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -31,7 +30,7 @@ func deployStack(ctx *pulumi.Context) error {
 // stackOutputs are the stack's exports, returned so that tests can read them under mocks.
 type stackOutputs struct {
 	URL, ImageURI, KMSKeyID, KMSKeyARN, TaskRoleARN, DBEndpoint pulumi.StringOutput
-	TrailName, TrailLogGroup, AlertTopicARN                     pulumi.StringOutput
+	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN        pulumi.StringOutput
 	AlarmNames                                                  pulumi.StringArrayOutput
 }
 
@@ -45,6 +44,7 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 		"dbEndpoint":    o.DBEndpoint,
 		"trailName":     o.TrailName,
 		"trailLogGroup": o.TrailLogGroup,
+		"trailBucket":   o.TrailBucket,
 		"alertTopicArn": o.AlertTopicARN,
 		"alarmNames":    o.AlarmNames,
 	}
@@ -68,10 +68,11 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	names := newStackNames(ctx.Project(), ctx.Stack())
 
 	network, err := newNetwork(ctx, "network", NetworkArgs{
-		AvailabilityZones: zones,
-		NATGateways:       cfg.NATGateways,
-		AllowedCIDRs:      cfg.AllowedCIDRs,
-		ListenerPorts:     listenerPorts(cfg.CertificateARN),
+		Zones:         zones,
+		NATGateways:   cfg.NATGateways,
+		AllowedCIDRs:  cfg.AllowedCIDRs,
+		ListenerPorts: listenerPorts(cfg.CertificateARN),
+		Protect:       cfg.Protect,
 	})
 	if err != nil {
 		return nil, err
@@ -105,7 +106,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		PrivateSubnetIDs:            network.PrivateSubnetIDs,
 		LoadBalancerSecurityGroupID: network.LoadBalancerSecurityGroupID,
 		ServiceSecurityGroupID:      network.ServiceSecurityGroupID,
-		SecurityRules:               slices.Concat(network.Rules, db.Rules),
+		NetworkReady:                slices.Concat(network.Rules, network.Routes, db.Rules),
 		TaskRole:                    identity.Role,
 		AppKeyARN:                   keys.AppKeyARN,
 		AuditKeyARN:                 keys.AuditKeyARN,
@@ -117,6 +118,8 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		MinCount:                    cfg.MinCount,
 		MaxCount:                    cfg.MaxCount,
 		CertificateARN:              cfg.CertificateARN,
+		DomainName:                  cfg.DomainName,
+		HostedZoneID:                cfg.HostedZoneID,
 		LogRetentionDays:            cfg.LogRetention,
 		Protect:                     cfg.Protect,
 	})
@@ -154,14 +157,15 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		DBEndpoint:    pulumi.Sprintf("%s:%d", db.Address, db.Port),
 		TrailName:     audit.TrailName,
 		TrailLogGroup: audit.TrailLogGroupName,
+		TrailBucket:   audit.BucketName,
 		AlertTopicARN: alerts.TopicARN,
 		AlarmNames:    alerts.AlarmNames,
 	}, nil
 }
 
 // lookupEnvironment asks AWS who and where we are, and picks two availability zones of the
-// region (zones that need no opt-in, so never a Local Zone).
-func lookupEnvironment(ctx *pulumi.Context) (awsEnv, []string, error) {
+// region (zones that need no opt-in, so never a Local Zone; zones that Fargate supports).
+func lookupEnvironment(ctx *pulumi.Context) (awsEnv, []zone, error) {
 	identity, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
 	if err != nil {
 		return awsEnv{}, nil, fmt.Errorf("who am I in AWS (are credentials set?): %w", err)
@@ -182,11 +186,10 @@ func lookupEnvironment(ctx *pulumi.Context) (awsEnv, []string, error) {
 	if err != nil {
 		return awsEnv{}, nil, fmt.Errorf("availability zones of %s: %w", region.Name, err)
 	}
-	zones := append([]string(nil), azs.Names...)
-	sort.Strings(zones)
-	if len(zones) < 2 {
-		return awsEnv{}, nil, fmt.Errorf("region %s has %d available zone(s); kmswatch needs two (RDS subnet groups and the ALB span two zones)", region.Name, len(zones))
+	zones, err := chooseZones(region.Name, azs.Names, azs.ZoneIds)
+	if err != nil {
+		return awsEnv{}, nil, err
 	}
 	env := awsEnv{Account: identity.AccountId, Region: region.Name, Partition: partition.Partition}
-	return env, zones[:2], nil
+	return env, zones, nil
 }

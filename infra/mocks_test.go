@@ -20,6 +20,9 @@ const (
 	mockPartition = "aws"
 )
 
+// mockZoneName is the public hosted zone the mock Route 53 holds, whatever its id.
+const mockZoneName = "acme-corp.io"
+
 // mockZones are returned out of order, with a third zone, to see the program choose.
 var mockZones = []string{"eu-west-1c", "eu-west-1a", "eu-west-1b"}
 
@@ -96,6 +99,10 @@ func (m *awsMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"partition": mockPartition, "dnsSuffix": "amazonaws.com", "id": mockPartition, "reverseDnsPrefix": "com.amazonaws",
 		}), nil
+	case "aws:route53/getZone:getZone":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"zoneId": get(args.Args.Mappable(), "zoneId"), "name": mockZoneName + ".", "privateZone": false, "id": get(args.Args.Mappable(), "zoneId"),
+		}), nil
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"names": mockZones, "zoneIds": []string{"euw1-az3", "euw1-az1", "euw1-az2"}, "id": mockRegion,
@@ -145,10 +152,20 @@ func mockOutputs(typ, name string, in, out map[string]any) string {
 	str := func(key string) string { s, _ := out[key].(string); return s }
 	id := name + "-" + shortHash(name, 8)
 	switch typ {
-	case "awsx:ec2:Vpc":
-		out["vpcId"] = "vpc-0abc"
-		out["publicSubnetIds"] = []any{"subnet-public-a", "subnet-public-b"}
-		out["privateSubnetIds"] = []any{"subnet-private-a", "subnet-private-b"}
+	case "aws:ec2/vpc:Vpc":
+		id = "vpc-0abc"
+		out["arn"] = regional("ec2", "vpc/"+id)
+	case "aws:ec2/subnet:Subnet":
+		id = "subnet-" + strings.TrimPrefix(name, "network-") // subnet-public-1, subnet-private-2
+		out["arn"] = regional("ec2", "subnet/"+id)
+	case "aws:ec2/internetGateway:InternetGateway":
+		id = "igw-0abc"
+	case "aws:ec2/natGateway:NatGateway":
+		id = "nat-" + shortHash(name, 17)
+	case "aws:ec2/eip:Eip":
+		id = "eipalloc-" + shortHash(name, 17)
+	case "aws:ec2/routeTable:RouteTable":
+		id = "rtb-" + shortHash(name, 17)
 	case "awsx:ecr:Image":
 		out["imageUri"] = str("repositoryUrl") + "@sha256:" + shortHash(name, 40) + shortHash(name+"2", 24)
 	case "aws:iam/role:Role":
@@ -192,6 +209,7 @@ func mockOutputs(typ, name string, in, out map[string]any) string {
 	case "aws:ecs/service:Service":
 		id = regional("ecs", "service/cluster/"+str("name"))
 	case "aws:lb/loadBalancer:LoadBalancer":
+		out["zoneId"] = "Z32O12XQLNTSW2" // the ELB hosted zone of eu-west-1
 		suffix := "app/" + str("name") + "/" + shortHash(name, 16)
 		out["arn"] = regional("elasticloadbalancing", "loadbalancer/"+suffix)
 		out["arnSuffix"] = suffix

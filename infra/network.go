@@ -6,7 +6,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
-	awsxec2 "github.com/pulumi/pulumi-awsx/sdk/v2/go/awsx/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -16,16 +15,27 @@ const (
 	postgresPort  = 5432
 )
 
+// Subnet layout: two /20s per tier, public in the low half of the VPC, private in the high half.
+var (
+	publicSubnetCIDRs  = []string{"10.0.0.0/20", "10.0.16.0/20"}
+	privateSubnetCIDRs = []string{"10.0.128.0/20", "10.0.144.0/20"}
+)
+
 // NetworkArgs places the VPC in the region's zones and says who may reach the load balancer.
 type NetworkArgs struct {
-	AvailabilityZones []string // from the region, two of them
-	NATGateways       string   // natSingle or natOnePerAZ
-	AllowedCIDRs      []string
-	ListenerPorts     []int // 80, plus 443 with a certificate
+	Zones         []zone // two, chosen by zone ID (zones.go)
+	NATGateways   string // natSingle or natOnePerAZ
+	AllowedCIDRs  []string
+	ListenerPorts []int // 80, plus 443 with a certificate
+	// Protect keeps the network on destroy: a retained database and load balancer sit in its
+	// subnets and groups, and AWS refuses to delete those while they are in use.
+	Protect bool
 }
 
 // Network is a VPC with public subnets (load balancer, NAT) and private subnets (tasks, database),
-// and the security groups that chain load balancer -> service.
+// and the security groups that chain load balancer -> service. Plain EC2 resources rather than a
+// higher-level VPC component, so that subnets take zone IDs and each resource's fate on destroy
+// is declared here and checked under mocks.
 type Network struct {
 	pulumi.ResourceState
 
@@ -36,6 +46,8 @@ type Network struct {
 	ServiceSecurityGroupID      pulumi.IDOutput
 	// Rules are the groups' rules, separate resources: what needs traffic waits for them.
 	Rules []pulumi.Resource
+	// Routes are the private subnets' ways out: tasks need them to pull the image and reach AWS APIs.
+	Routes []pulumi.Resource
 }
 
 func newNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
@@ -44,25 +56,98 @@ func newNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 		return nil, err
 	}
 	parent := pulumi.Parent(n)
+	keep := pulumi.RetainOnDelete(args.Protect)
 
-	strategy := awsxec2.NatGatewayStrategySingle
-	if args.NATGateways == natOnePerAZ {
-		strategy = awsxec2.NatGatewayStrategyOnePerAz
-	}
-	cidr := vpcCIDR
-	vpc, err := awsxec2.NewVpc(ctx, name+"-vpc", &awsxec2.VpcArgs{
-		CidrBlock:             &cidr,
-		AvailabilityZoneNames: args.AvailabilityZones,
-		NatGateways:           &awsxec2.NatGatewayConfigurationArgs{Strategy: strategy},
-		SubnetSpecs: []awsxec2.SubnetSpecArgs{
-			{Type: awsxec2.SubnetTypePublic},
-			{Type: awsxec2.SubnetTypePrivate},
-		},
+	vpc, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
+		CidrBlock:          pulumi.String(vpcCIDR),
 		EnableDnsHostnames: pulumi.Bool(true),
 		EnableDnsSupport:   pulumi.Bool(true),
-	}, parent)
+	}, parent, keep)
 	if err != nil {
 		return nil, err
+	}
+	// Take over the VPC's default group and leave it without rules, so nothing that lands in it
+	// by default can talk (Security Hub EC2.2, CIS 5.4).
+	// https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html#ec2-2
+	if _, err := ec2.NewDefaultSecurityGroup(ctx, name+"-default-sg", &ec2.DefaultSecurityGroupArgs{
+		VpcId: vpc.ID(),
+	}, parent, keep); err != nil {
+		return nil, err
+	}
+	igw, err := ec2.NewInternetGateway(ctx, name+"-igw", &ec2.InternetGatewayArgs{VpcId: vpc.ID()}, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	publicRoutes, err := ec2.NewRouteTable(ctx, name+"-public-routes", &ec2.RouteTableArgs{VpcId: vpc.ID()}, parent, keep)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ec2.NewRoute(ctx, name+"-public-default", &ec2.RouteArgs{
+		RouteTableId: publicRoutes.ID(), DestinationCidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID(),
+	}, parent, keep); err != nil {
+		return nil, err
+	}
+
+	var public, private pulumi.StringArray
+	var nats []*ec2.NatGateway
+	for i, z := range args.Zones {
+		suffix := fmt.Sprintf("-%d", i+1)
+		pub, err := ec2.NewSubnet(ctx, name+"-public"+suffix, &ec2.SubnetArgs{
+			VpcId: vpc.ID(), CidrBlock: pulumi.String(publicSubnetCIDRs[i]), AvailabilityZoneId: pulumi.String(z.ID),
+			MapPublicIpOnLaunch: pulumi.Bool(false), // nothing but the load balancer (and the NAT's EIP) is public
+		}, parent, keep)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, name+"-public"+suffix+"-routes", &ec2.RouteTableAssociationArgs{
+			SubnetId: pub.ID(), RouteTableId: publicRoutes.ID(),
+		}, parent, keep); err != nil {
+			return nil, err
+		}
+		public = append(public, pub.ID().ToStringOutput())
+
+		// NAT gateways cost by the hour and hold no data: never kept. One, or one per zone.
+		if i == 0 || args.NATGateways == natOnePerAZ {
+			eip, err := ec2.NewEip(ctx, name+"-nat"+suffix+"-ip", &ec2.EipArgs{Domain: pulumi.String("vpc")}, parent,
+				pulumi.DependsOn([]pulumi.Resource{igw})) // an EIP for a NAT needs the gateway attached
+			if err != nil {
+				return nil, err
+			}
+			nat, err := ec2.NewNatGateway(ctx, name+"-nat"+suffix, &ec2.NatGatewayArgs{
+				AllocationId: eip.ID(), SubnetId: pub.ID(),
+			}, parent, pulumi.DependsOn([]pulumi.Resource{igw}))
+			if err != nil {
+				return nil, err
+			}
+			nats = append(nats, nat)
+		}
+	}
+	for i, z := range args.Zones {
+		suffix := fmt.Sprintf("-%d", i+1)
+		priv, err := ec2.NewSubnet(ctx, name+"-private"+suffix, &ec2.SubnetArgs{
+			VpcId: vpc.ID(), CidrBlock: pulumi.String(privateSubnetCIDRs[i]), AvailabilityZoneId: pulumi.String(z.ID),
+		}, parent, keep)
+		if err != nil {
+			return nil, err
+		}
+		routes, err := ec2.NewRouteTable(ctx, name+"-private"+suffix+"-routes", &ec2.RouteTableArgs{VpcId: vpc.ID()}, parent, keep)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := ec2.NewRouteTableAssociation(ctx, name+"-private"+suffix+"-routes-assoc", &ec2.RouteTableAssociationArgs{
+			SubnetId: priv.ID(), RouteTableId: routes.ID(),
+		}, parent, keep); err != nil {
+			return nil, err
+		}
+		nat := nats[min(i, len(nats)-1)]
+		out, err := ec2.NewRoute(ctx, name+"-private"+suffix+"-default", &ec2.RouteArgs{
+			RouteTableId: routes.ID(), DestinationCidrBlock: pulumi.String("0.0.0.0/0"), NatGatewayId: nat.ID(),
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		n.Routes = append(n.Routes, out)
+		private = append(private, priv.ID().ToStringOutput())
 	}
 
 	// Every rule is its own resource and no group has inline rules: the provider overwrites
@@ -73,15 +158,15 @@ func newNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 	// https://www.pulumi.com/registry/packages/aws/api-docs/vpc/securitygroupingressrule/
 	albSG, err := ec2.NewSecurityGroup(ctx, name+"-alb-sg", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("kmswatch load balancer: listeners open to allowedCidrs"),
-		VpcId:       vpc.VpcId,
-	}, parent)
+		VpcId:       vpc.ID(),
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
 	serviceSG, err := ec2.NewSecurityGroup(ctx, name+"-service-sg", &ec2.SecurityGroupArgs{
 		Description: pulumi.String("kmswatch tasks: 8080 from the load balancer only"),
-		VpcId:       vpc.VpcId,
-	}, parent)
+		VpcId:       vpc.ID(),
+	}, parent, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -102,13 +187,13 @@ func newNetwork(ctx *pulumi.Context, name string, args NetworkArgs, opts ...pulu
 			})
 		}
 	}
-	if n.Rules, err = newSecurityRules(ctx, name, rules, parent); err != nil {
+	if n.Rules, err = newSecurityRules(ctx, name, rules, parent, keep); err != nil {
 		return nil, err
 	}
 
-	n.VpcID = vpc.VpcId
-	n.PublicSubnetIDs = vpc.PublicSubnetIds
-	n.PrivateSubnetIDs = vpc.PrivateSubnetIds
+	n.VpcID = vpc.ID().ToStringOutput()
+	n.PublicSubnetIDs = public.ToStringArrayOutput()
+	n.PrivateSubnetIDs = private.ToStringArrayOutput()
 	n.LoadBalancerSecurityGroupID = albSG.ID()
 	n.ServiceSecurityGroupID = serviceSG.ID()
 	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{

@@ -20,7 +20,7 @@ type stackRun struct {
 
 // baseConfig is the smallest valid stack configuration.
 func baseConfig() map[string]string {
-	return map[string]string{"alertEmail": "secops@example.com"}
+	return map[string]string{"alertEmail": "secops@acme-corp.io"}
 }
 
 // runStack runs declareStack under mocks with the given settings (kmswatch:<key> = value, arrays as JSON).

@@ -49,7 +49,7 @@ type ServiceArgs struct {
 	PrivateSubnetIDs            pulumi.StringArrayInput
 	LoadBalancerSecurityGroupID pulumi.IDInput
 	ServiceSecurityGroupID      pulumi.IDInput
-	SecurityRules               []pulumi.Resource // the groups' rules, which tasks need in place to start
+	NetworkReady                []pulumi.Resource // security group rules and private routes, which tasks need to start
 	TaskRole                    *iam.Role
 	AppKeyARN                   pulumi.StringInput
 	AuditKeyARN                 pulumi.StringInput
@@ -61,6 +61,8 @@ type ServiceArgs struct {
 	MinCount                    int
 	MaxCount                    int
 	CertificateARN              string
+	DomainName                  string
+	HostedZoneID                string
 	LogRetentionDays            int
 	Protect                     bool
 }
@@ -93,7 +95,7 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		Repository: repo.Name,
 		Policy: pulumi.String(`{"rules":[{"rulePriority":1,"description":"keep the last 10 images",` +
 			`"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":10},"action":{"type":"expire"}}]}`),
-	}, parent); err != nil {
+	}, parent, pulumi.RetainOnDelete(args.Protect)); err != nil {
 		return nil, err
 	}
 	image, err := awsxecr.NewImage(ctx, name+"-image", &awsxecr.ImageArgs{
@@ -115,7 +117,7 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		return nil, err
 	}
 
-	execRole, err := newExecutionRole(ctx, name, repo.Arn, logGroup.Arn, parent)
+	execRole, execPolicy, err := newExecutionRole(ctx, name, repo.Arn, logGroup.Arn, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +166,8 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		PublicSubnetIDs: args.PublicSubnetIDs,
 		SecurityGroupID: args.LoadBalancerSecurityGroupID,
 		CertificateARN:  args.CertificateARN,
+		DomainName:      args.DomainName,
+		HostedZoneID:    args.HostedZoneID,
 		Protect:         args.Protect,
 	}, parent)
 	if err != nil {
@@ -199,10 +203,12 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 		PropagateTags:      pulumi.String("SERVICE"),
 		WaitForSteadyState: pulumi.Bool(true),
 	}, parent,
-		// ECS rejects a target group not yet attached to a load balancer; the task needs its
-		// permissions, and its security group rules to pull the image, pass health checks and
-		// reach the database.
-		pulumi.DependsOn(slices.Concat(lb.Listeners, []pulumi.Resource{taskPolicy}, args.SecurityRules)),
+		// ECS rejects a target group not yet attached to a load balancer. Tasks need the execution
+		// role's policy to pull the image and write logs (the role alone lets them do nothing),
+		// the task role's policy, a route out through NAT, and the security group rules to pull
+		// the image, pass health checks and reach the database.
+		// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
+		pulumi.DependsOn(slices.Concat(lb.Listeners, []pulumi.Resource{taskPolicy, execPolicy}, args.NetworkReady)),
 		// Autoscaling owns the running count after the first deployment.
 		pulumi.IgnoreChanges([]string{"desiredCount"}))
 	if err != nil {
@@ -223,7 +229,7 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	})
 }
 
-// taskRolePolicy is the app's only permissions: its key, for the four operations it performs,
+// taskRolePolicy is the app's only permissions: its key, for the two operations it performs,
 // and the database secret. No wildcard action or resource.
 func taskRolePolicy(keyARN, secretARN pulumi.StringInput) pulumi.StringOutput {
 	return pulumi.All(keyARN, secretARN).ApplyT(func(v []any) string {
@@ -236,13 +242,13 @@ func taskRolePolicy(keyARN, secretARN pulumi.StringInput) pulumi.StringOutput {
 
 // newExecutionRole lets ECS pull the image and write the app's logs, nothing else.
 // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html
-func newExecutionRole(ctx *pulumi.Context, name string, repoARN, logGroupARN pulumi.StringOutput, parent pulumi.ResourceOption) (*iam.Role, error) {
+func newExecutionRole(ctx *pulumi.Context, name string, repoARN, logGroupARN pulumi.StringOutput, parent pulumi.ResourceOption) (*iam.Role, *iam.RolePolicy, error) {
 	role, err := iam.NewRole(ctx, name+"-exec-role", &iam.RoleArgs{
 		Description:      pulumi.String("kmswatch task execution: pull the app image, write its logs"),
 		AssumeRolePolicy: pulumi.String(assumeRolePolicy("ecs-tasks.amazonaws.com")),
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	policy := pulumi.All(repoARN, logGroupARN).ApplyT(func(v []any) string {
 		return newPolicy(
@@ -253,10 +259,11 @@ func newExecutionRole(ctx *pulumi.Context, name string, repoARN, logGroupARN pul
 			allow("WriteTheAppLogs", "logs:CreateLogStream", "logs:PutLogEvents").on(v[1].(string)+":log-stream:*"),
 		).JSON()
 	}).(pulumi.StringOutput)
-	if _, err := iam.NewRolePolicy(ctx, name+"-exec-policy", &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent); err != nil {
-		return nil, err
+	rolePolicy, err := iam.NewRolePolicy(ctx, name+"-exec-policy", &iam.RolePolicyArgs{Role: role.Name, Policy: policy}, parent)
+	if err != nil {
+		return nil, nil, err
 	}
-	return role, nil
+	return role, rolePolicy, nil
 }
 
 // containerSettings are the values the container definition is rendered from.

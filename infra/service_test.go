@@ -70,7 +70,7 @@ func TestTaskDefinitionRunsTheAppHardened(t *testing.T) {
 		"DB_PORT":          "5432",
 		"DB_NAME":          db.str("dbName"),
 		"AWS_REGION":       mockRegion,
-		"TRUSTED_PROXIES":  run.one("awsx:ec2:Vpc").str("cidrBlock"),
+		"TRUSTED_PROXIES":  run.one("aws:ec2/vpc:Vpc").str("cidrBlock"),
 		"SHUTDOWN_TIMEOUT": "20s",
 	}
 	if !reflect.DeepEqual(env, wantEnv) {
@@ -129,7 +129,7 @@ func TestAppShutsDownBeforeECSKillsIt(t *testing.T) {
 // CIDRs: the VPC's, where the load balancer's nodes live.
 func TestAppTrustsForwardedForFromTheVPCOnly(t *testing.T) {
 	run := mustRun(t, baseConfig())
-	vpc := run.one("awsx:ec2:Vpc").str("cidrBlock")
+	vpc := run.one("aws:ec2/vpc:Vpc").str("cidrBlock")
 	value := envOf(taskContainer(t, run))["TRUSTED_PROXIES"]
 	for _, cidr := range strings.Split(value, ",") {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
@@ -147,7 +147,7 @@ func TestServiceRunsPrivateBehindTheLoadBalancer(t *testing.T) {
 	if svc.in("networkConfiguration", "assignPublicIp") != false {
 		t.Error("tasks get a public IP")
 	}
-	if got := svc.strings("networkConfiguration", "subnets"); !slices.Equal(got, []string{"subnet-private-a", "subnet-private-b"}) {
+	if got := svc.strings("networkConfiguration", "subnets"); !slices.Equal(got, []string{"subnet-private-1", "subnet-private-2"}) {
 		t.Errorf("tasks in subnets %v, want the private ones", got)
 	}
 	serviceSG := run.named("aws:ec2/securityGroup:SecurityGroup", "network-service-sg")
@@ -166,7 +166,7 @@ func TestServiceRunsPrivateBehindTheLoadBalancer(t *testing.T) {
 		t.Errorf("service ingress %q, want %q", ingress, want)
 	}
 	alb := run.one("aws:lb/loadBalancer:LoadBalancer")
-	if alb.boolean("internal") || !slices.Equal(alb.strings("subnets"), []string{"subnet-public-a", "subnet-public-b"}) {
+	if alb.boolean("internal") || !slices.Equal(alb.strings("subnets"), []string{"subnet-public-1", "subnet-public-2"}) {
 		t.Errorf("load balancer internal=%v in %v, want internet-facing in the public subnets", alb.in("internal"), alb.strings("subnets"))
 	}
 	tg := run.one("aws:lb/targetGroup:TargetGroup")
@@ -210,7 +210,9 @@ func TestAutoscalingTracksCPUBetweenMinAndMax(t *testing.T) {
 
 func TestCertificateServesHTTPSAndRedirectsHTTP(t *testing.T) {
 	cert := "arn:aws:acm:" + mockRegion + ":" + mockAccount + ":certificate/0a1b2c3d-1111-2222-3333-444455556666"
-	run := mustRun(t, withSettings(map[string]string{"certificateArn": cert, "allowedCidrs": `["203.0.113.0/24"]`}))
+	run := mustRun(t, withSettings(map[string]string{
+		"certificateArn": cert, "domainName": "kms.acme-corp.io", "hostedZoneId": "Z1D633PJN98FT9", "allowedCidrs": `["203.0.113.0/24"]`,
+	}))
 	listeners := map[float64]*recorded{}
 	for _, l := range run.all("aws:lb/listener:Listener") {
 		listeners[l.num("port")] = l
@@ -227,8 +229,15 @@ func TestCertificateServesHTTPSAndRedirectsHTTP(t *testing.T) {
 		http.str("defaultActions", 0, "redirect", "port") != "443" || http.str("defaultActions", 0, "redirect", "statusCode") != "HTTP_301" {
 		t.Errorf("80 listener %v, want a permanent redirect to HTTPS", http.Inputs)
 	}
-	if !strings.HasPrefix(run.outputs["url"].(string), "https://") {
-		t.Errorf("url %v, want https", run.outputs["url"])
+	// Clients reach the name the certificate is for, which points at the load balancer.
+	if got := run.outputs["url"]; got != "https://kms.acme-corp.io" {
+		t.Errorf("url %v, want https://kms.acme-corp.io", got)
+	}
+	record := run.one("aws:route53/record:Record")
+	alb := run.one("aws:lb/loadBalancer:LoadBalancer")
+	if record.str("zoneId") != "Z1D633PJN98FT9" || record.str("name") != "kms.acme-corp.io" || record.str("type") != "A" ||
+		record.str("aliases", 0, "name") != alb.outStr("dnsName") || record.str("aliases", 0, "zoneId") != alb.outStr("zoneId") {
+		t.Errorf("DNS record %v, want an alias A record for kms.acme-corp.io to the load balancer", record.Inputs)
 	}
 	sg := run.named("aws:ec2/securityGroup:SecurityGroup", "network-alb-sg")
 	var ingress []string
@@ -279,5 +288,22 @@ func TestTaskSizeAndDatabaseStorageAreAccepted(t *testing.T) {
 	db := run.one("aws:rds/instance:Instance")
 	if db.str("storageType") != "gp3" || db.num("allocatedStorage") < 20 {
 		t.Errorf("storage %s of %v GiB, gp3 needs at least 20", db.str("storageType"), db.num("allocatedStorage"))
+	}
+}
+
+func TestDomainNameOutsideItsHostedZoneIsRefused(t *testing.T) {
+	run := runStack(t, "dev", withSettings(map[string]string{"domainName": "kms.other-corp.io", "hostedZoneId": "Z1D633PJN98FT9"}))
+	if run.err == nil || !strings.Contains(run.err.Error(), "domainName kms.other-corp.io is not in hosted zone Z1D633PJN98FT9 ("+mockZoneName+")") {
+		t.Fatalf("want the zone mismatch refused, got %v", run.err)
+	}
+}
+
+func TestDomainNameWithoutCertificateServesHTTPOnThatName(t *testing.T) {
+	run := mustRun(t, withSettings(map[string]string{"domainName": "kms.acme-corp.io"}))
+	if got := run.outputs["url"]; got != "http://kms.acme-corp.io" {
+		t.Errorf("url %v, want http://kms.acme-corp.io", got)
+	}
+	if n := len(run.all("aws:route53/record:Record")); n != 0 {
+		t.Errorf("%d DNS records without hostedZoneId, want none (the name is the user's to point)", n)
 	}
 }

@@ -15,7 +15,7 @@ import (
 func TestStackDeclaresEveryConcernAsAComponent(t *testing.T) {
 	run := mustRun(t, baseConfig())
 	children := map[string][]string{ // component type -> resource types it must own
-		"kmswatch:network:Network":       {"awsx:ec2:Vpc", "aws:ec2/securityGroup:SecurityGroup"},
+		"kmswatch:network:Network":       {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway", "aws:ec2/securityGroup:SecurityGroup"},
 		"kmswatch:identity:TaskIdentity": {"aws:iam/role:Role"},
 		"kmswatch:keys:Keys":             {"aws:kms/key:Key", "aws:kms/alias:Alias"},
 		"kmswatch:data:Database":         {"aws:rds/instance:Instance", "aws:rds/subnetGroup:SubnetGroup"},
@@ -53,6 +53,7 @@ func TestStackExportsWhatUsersNeed(t *testing.T) {
 		"taskRoleArn":   role.outStr("arn"),
 		"trailName":     run.one("aws:cloudtrail/trail:Trail").str("name"),
 		"trailLogGroup": "/kmswatch-dev/cloudtrail",
+		"trailBucket":   run.one("aws:s3/bucketV2:BucketV2").outStr("bucket"), // for the README's aws s3 sync
 		"alertTopicArn": run.one("aws:sns/topic:Topic").outStr("arn"),
 		"dbEndpoint":    db.outStr("address") + ":5432",
 		"imageUri":      run.one("awsx:ecr:Image").outStr("imageUri"),
@@ -82,11 +83,26 @@ func TestStackExportsWhatUsersNeed(t *testing.T) {
 	}
 }
 
-func TestNetworkTakesTwoZonesOfTheRegion(t *testing.T) {
+func TestNetworkTakesTwoZonesOfTheRegionByZoneID(t *testing.T) {
 	run := mustRun(t, baseConfig())
-	vpc := run.one("awsx:ec2:Vpc")
-	if got, want := vpc.strings("availabilityZoneNames"), []string{"eu-west-1a", "eu-west-1b"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("zones %v, want %v: the first two of the region's zones", got, want)
+	// The mock region's zones come out of order (mocks_test.go); subnets name zones by ID, the
+	// first two IDs, one public and one private subnet in each.
+	byTier := map[bool][]string{}
+	for _, subnet := range run.all("aws:ec2/subnet:Subnet") {
+		if subnet.str("availabilityZone") != "" {
+			t.Errorf("subnet %s names its zone by name %q; want the zone ID only", subnet.Name, subnet.str("availabilityZone"))
+		}
+		public := strings.Contains(subnet.Name, "public")
+		byTier[public] = append(byTier[public], subnet.str("availabilityZoneId"))
+		if subnet.boolean("mapPublicIpOnLaunch") {
+			t.Errorf("subnet %s gives public IPs to what starts in it", subnet.Name)
+		}
+	}
+	for public, ids := range byTier {
+		slices.Sort(ids)
+		if want := []string{"euw1-az1", "euw1-az2"}; !slices.Equal(ids, want) {
+			t.Errorf("public=%v subnets in zones %v, want %v", public, ids, want)
+		}
 	}
 	// Local Zones and Wavelength need opt-in and lack NAT gateways and RDS: ask only for regular zones.
 	args := run.calls["aws:index/getAvailabilityZones:getAvailabilityZones"].Mappable()
@@ -94,21 +110,85 @@ func TestNetworkTakesTwoZonesOfTheRegion(t *testing.T) {
 		get(args, "filters", 0, "values", 0) != "opt-in-not-required" {
 		t.Errorf("zones asked with %v, want available zones that need no opt-in", args)
 	}
-	var specs []string
-	for i := range 2 {
-		specs = append(specs, vpc.str("subnetSpecs", i, "type"))
+	// Public subnets route to the internet gateway, private ones to a NAT gateway.
+	run.one("aws:ec2/internetGateway:InternetGateway") // exactly one
+	routes := map[string]string{}                      // route table id -> where 0.0.0.0/0 goes
+	for _, r := range run.all("aws:ec2/route:Route") {
+		if r.str("destinationCidrBlock") != "0.0.0.0/0" {
+			continue
+		}
+		routes[r.str("routeTableId")] = r.str("gatewayId") + r.str("natGatewayId")
 	}
-	if !reflect.DeepEqual(specs, []string{"Public", "Private"}) {
-		t.Errorf("subnet specs %v, want Public and Private", specs)
+	for _, assoc := range run.all("aws:ec2/routeTableAssociation:RouteTableAssociation") {
+		via := routes[assoc.str("routeTableId")]
+		switch {
+		case strings.Contains(assoc.str("subnetId"), "public") && via != "igw-0abc":
+			t.Errorf("public subnet %s routes out via %q, want the internet gateway", assoc.str("subnetId"), via)
+		case strings.Contains(assoc.str("subnetId"), "private") && !strings.HasPrefix(via, "nat-"):
+			t.Errorf("private subnet %s routes out via %q, want a NAT gateway", assoc.str("subnetId"), via)
+		}
+	}
+	if n := len(run.all("aws:ec2/routeTableAssociation:RouteTableAssociation")); n != 4 {
+		t.Errorf("%d route table associations, want one per subnet (4)", n)
+	}
+	// The default group is taken over with no rules (Security Hub EC2.2).
+	def := run.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+	if def.in("ingress") != nil || def.in("egress") != nil {
+		t.Errorf("default security group keeps rules: %v", def.Inputs)
+	}
+}
+
+func TestChooseZonesKeepsToZonesFargateSupports(t *testing.T) {
+	tests := []struct {
+		region     string
+		names, ids []string
+		want       []string // zone IDs, or nil for an error
+	}{
+		{"eu-west-1", []string{"eu-west-1c", "eu-west-1a", "eu-west-1b"}, []string{"euw1-az3", "euw1-az1", "euw1-az2"}, []string{"euw1-az1", "euw1-az2"}},
+		// us-west-1: Fargate runs in usw1-az1 and usw1-az3 only; an account may call either "us-west-1a".
+		{"us-west-1", []string{"us-west-1a", "us-west-1b", "us-west-1c"}, []string{"usw1-az2", "usw1-az3", "usw1-az1"}, []string{"usw1-az1", "usw1-az3"}},
+		{"ap-northeast-1", []string{"ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"}, []string{"apne1-az4", "apne1-az1", "apne1-az2"}, []string{"apne1-az1", "apne1-az2"}},
+		{"us-west-1", []string{"us-west-1a", "us-west-1b"}, []string{"usw1-az2", "usw1-az3"}, nil}, // one supported zone
+		{"eu-south-9", []string{"eu-south-9a"}, []string{"eus9-az1"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.region+"/"+strings.Join(tc.ids, ","), func(t *testing.T) {
+			got, err := chooseZones(tc.region, tc.names, tc.ids)
+			if tc.want == nil {
+				if err == nil || !strings.Contains(err.Error(), "needs 2") {
+					t.Fatalf("chooseZones = %v, %v; want an error saying two zones are needed", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for i, z := range got {
+				ids = append(ids, z.ID)
+				if j := slices.Index(tc.ids, z.ID); tc.names[j] != z.Name {
+					t.Errorf("zone %d: name %q does not belong to %s", i, z.Name, z.ID)
+				}
+			}
+			if !slices.Equal(ids, tc.want) {
+				t.Errorf("zones %v, want %v", ids, tc.want)
+			}
+		})
 	}
 }
 
 func TestNATGatewaysFollowTheSetting(t *testing.T) {
-	for setting, strategy := range map[string]string{"single": "Single", "onePerAz": "OnePerAz"} {
+	for setting, count := range map[string]int{"single": 1, "onePerAz": 2} {
 		t.Run(setting, func(t *testing.T) {
 			run := mustRun(t, withSettings(map[string]string{"natGateways": setting}))
-			if got := run.one("awsx:ec2:Vpc").str("natGateways", "strategy"); got != strategy {
-				t.Errorf("NAT strategy %q, want %q", got, strategy)
+			nats := run.all("aws:ec2/natGateway:NatGateway")
+			if len(nats) != count || len(run.all("aws:ec2/eip:Eip")) != count {
+				t.Fatalf("%d NAT gateways and %d EIPs, want %d of each", len(nats), len(run.all("aws:ec2/eip:Eip")), count)
+			}
+			for _, nat := range nats {
+				if !strings.Contains(nat.str("subnetId"), "public") {
+					t.Errorf("NAT gateway %s in %q, want a public subnet", nat.Name, nat.str("subnetId"))
+				}
 			}
 		})
 	}
@@ -141,7 +221,7 @@ func TestTaskRoleMayOnlyUseTheAppKeyAndReadTheDatabaseSecret(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"kms:Encrypt": {keyARN}, "kms:Decrypt": {keyARN}, "kms:GenerateDataKey": {keyARN}, "kms:DescribeKey": {keyARN},
+		"kms:Encrypt": {keyARN}, "kms:Decrypt": {keyARN},
 		"secretsmanager:GetSecretValue": {secretARN},
 	}
 	if !reflect.DeepEqual(granted, want) {
@@ -172,7 +252,7 @@ func TestDatabaseIsPrivateEncryptedAndReachableFromTheServiceOnly(t *testing.T) 
 		"postgres":                        db.str("engine") == "postgres",
 		"Graviton default class":          db.str("instanceClass") == "db.t4g.micro",
 		"own subnet group":                db.str("dbSubnetGroupName") == run.one("aws:rds/subnetGroup:SubnetGroup").outStr("name"),
-		"subnet group in private subnets": slices.Equal(run.one("aws:rds/subnetGroup:SubnetGroup").strings("subnetIds"), []string{"subnet-private-a", "subnet-private-b"}),
+		"subnet group in private subnets": slices.Equal(run.one("aws:rds/subnetGroup:SubnetGroup").strings("subnetIds"), []string{"subnet-private-1", "subnet-private-2"}),
 	}
 	for what, ok := range checks {
 		if !ok {
@@ -190,59 +270,40 @@ func TestDatabaseIsPrivateEncryptedAndReachableFromTheServiceOnly(t *testing.T) 
 	}
 }
 
-func TestProtectKeepsDataAndItsAbsenceTearsDownCleanly(t *testing.T) {
-	for _, protect := range []bool{false, true} {
-		name := map[bool]string{false: "without protect", true: "with protect"}[protect]
-		t.Run(name, func(t *testing.T) {
-			run := mustRun(t, withSettings(map[string]string{"protect": map[bool]string{false: "false", true: "true"}[protect]}))
-			db := run.one("aws:rds/instance:Instance")
-			bucket := run.one("aws:s3/bucketV2:BucketV2")
-			repo := run.one("aws:ecr/repository:Repository")
-			want := map[string]bool{
-				"RDS deletion protection":       db.boolean("deletionProtection"),
-				"RDS final snapshot":            db.in("skipFinalSnapshot") == false && db.str("finalSnapshotIdentifier") != "",
-				"RDS automated backups kept":    db.in("deleteAutomatedBackups") == false,
-				"bucket kept (not forced)":      bucket.in("forceDestroy") == false,
-				"bucket retained on destroy":    bucket.Retain,
-				"repository kept (not forced)":  repo.in("forceDelete") == false,
-				"repository retained":           repo.Retain,
-				"ALB deletion protection":       run.one("aws:lb/loadBalancer:LoadBalancer").boolean("enableDeletionProtection"),
-				"key pending window at its max": run.named("aws:kms/key:Key", "keys-app").num("deletionWindowInDays") == 30,
-			}
-			for _, lg := range run.all("aws:cloudwatch/logGroup:LogGroup") {
-				want["log group "+lg.str("name")+" retained"] = lg.Retain
-			}
-			// Kept data stays readable only if its keys are kept too: no pending deletion.
-			for _, key := range run.all("aws:kms/key:Key") {
-				want["key "+key.Name+" retained"] = key.Retain
-			}
-			for _, alias := range run.all("aws:kms/alias:Alias") {
-				want["alias "+alias.str("name")+" retained"] = alias.Retain
-			}
-			if len(run.all("aws:kms/key:Key")) != 2 || len(run.all("aws:kms/alias:Alias")) != 2 {
-				t.Fatalf("want the app and audit keys with their aliases")
-			}
-			for what, got := range want {
-				if got != protect {
-					t.Errorf("%s: %v, want %v", what, got, protect)
-				}
-			}
-			if !protect && (!db.boolean("skipFinalSnapshot") || !bucket.boolean("forceDestroy") || !repo.boolean("forceDelete")) {
-				t.Error("without protect, destroy must not stop on a snapshot, objects in the bucket or images in the repository")
-			}
-		})
-	}
-}
-
 func TestCertificateFromAnotherRegionFailsBeforeAnythingIsCreated(t *testing.T) {
 	run := runStack(t, "dev", withSettings(map[string]string{
 		"certificateArn": "arn:aws:acm:us-west-2:" + mockAccount + ":certificate/0a1b2c3d-1111-2222-3333-444455556666",
+		"domainName":     "kms.acme-corp.io",
 	}))
 	if run.err == nil || !strings.Contains(run.err.Error(), "certificateArn is in us-west-2 but the stack deploys to "+mockRegion) {
 		t.Fatalf("want a region mismatch error, got %v", run.err)
 	}
 	if len(run.resources) != 0 {
 		t.Errorf("%d resources registered before the error", len(run.resources))
+	}
+}
+
+func TestHTTPSWithoutADomainNameFailsBeforeAnythingIsCreated(t *testing.T) {
+	run := runStack(t, "dev", withSettings(map[string]string{
+		"certificateArn": "arn:aws:acm:" + mockRegion + ":" + mockAccount + ":certificate/0a1b2c3d-1111-2222-3333-444455556666",
+	}))
+	if run.err == nil || !strings.Contains(run.err.Error(), "certificateArn is set but domainName is not") {
+		t.Fatalf("want HTTPS without a name refused, got %v", run.err)
+	}
+	if len(run.resources) != 0 {
+		t.Errorf("%d resources registered before the error", len(run.resources))
+	}
+}
+
+func TestPlaceholderAddressFailsBeforeAnythingIsCreated(t *testing.T) {
+	for _, email := range []string{"secops@example.com", "you@yourcompany.com"} {
+		run := runStack(t, "dev", map[string]string{"alertEmail": email})
+		if run.err == nil || !strings.Contains(run.err.Error(), "an example address") {
+			t.Fatalf("alertEmail %s: want the program itself to refuse it, got %v", email, run.err)
+		}
+		if len(run.resources) != 0 {
+			t.Errorf("%d resources registered before the error", len(run.resources))
+		}
 	}
 }
 
@@ -258,7 +319,7 @@ func TestInvalidConfigFailsBeforeAnythingIsCreated(t *testing.T) {
 
 // main runs deployStack, which also registers the exports; it must succeed on its own.
 func TestDeployStackRunsUnderMocks(t *testing.T) {
-	raw, _ := json.Marshal(map[string]string{"kmswatch:alertEmail": "secops@example.com", "aws:region": mockRegion})
+	raw, _ := json.Marshal(map[string]string{"kmswatch:alertEmail": "secops@acme-corp.io", "aws:region": mockRegion})
 	t.Setenv("PULUMI_CONFIG", string(raw))
 	m := &awsMocks{stack: "dev", calls: map[string]resource.PropertyMap{}}
 	if err := pulumi.RunErr(deployStack, pulumi.WithMocks("kmswatch", "dev", m)); err != nil {
