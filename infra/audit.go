@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudtrail"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -8,21 +10,29 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// AuditArgs: where the trail delivers and how long it keeps what it delivers.
+// AuditArgs: where the trail delivers and how long it keeps what it delivers, or the trail the
+// account already has.
 type AuditArgs struct {
 	Env              awsEnv
 	Names            stackNames
 	AuditKeyARN      pulumi.StringInput
 	LogRetentionDays int
 	Protect          bool
+	// Brought is the account's existing trail, when the stack uses it instead of its own.
+	Brought *broughtTrail
 }
 
-// Audit is the CloudTrail trail that records the account's management events (KMS included)
-// into an encrypted S3 bucket and into a CloudWatch Logs group that metric filters watch.
+// broughtTrail is an existing trail's CloudWatch Logs group (in the stack's region) and, for
+// replay and hunting, its S3 bucket ("" when not given).
+type broughtTrail struct{ LogGroupName, BucketName string }
+
+// Audit is the CloudTrail trail that records the account's management events (KMS included), in
+// every Region, into an encrypted S3 bucket and into a CloudWatch Logs group that metric filters
+// watch. With a brought trail it creates nothing and names that trail's log group and bucket.
 type Audit struct {
 	pulumi.ResourceState
 
-	TrailName         pulumi.StringOutput
+	TrailName         pulumi.StringOutput // "" for a brought trail
 	TrailARN          pulumi.StringOutput
 	TrailLogGroupName pulumi.StringOutput
 	BucketName        pulumi.StringOutput
@@ -32,6 +42,9 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 	a := &Audit{}
 	if err := ctx.RegisterComponentResource("kmswatch:audit:Audit", name, a, opts...); err != nil {
 		return nil, err
+	}
+	if args.Brought != nil {
+		return a, a.useBroughtTrail(ctx, *args.Brought)
 	}
 	parent := pulumi.Parent(a)
 	// With protect the bucket outlives the stack, and so does what keeps it private and
@@ -138,12 +151,18 @@ func newAudit(ctx *pulumi.Context, name string, args AuditArgs, opts ...pulumi.R
 	}
 
 	trail, err := cloudtrail.NewTrail(ctx, name+"-trail", &cloudtrail.TrailArgs{
-		Name:                       pulumi.String(names.Trail()),
-		S3BucketName:               bucket.ID(),
-		KmsKeyId:                   args.AuditKeyARN,
-		EnableLogFileValidation:    pulumi.Bool(true),
+		Name:                    pulumi.String(names.Trail()),
+		S3BucketName:            bucket.ID(),
+		KmsKeyId:                args.AuditKeyARN,
+		EnableLogFileValidation: pulumi.Bool(true),
+		// Every Region into this one log group: a key used or disabled from another Region is seen,
+		// and Security Hub's CloudWatch.7 (CIS 3.7/4.7) requires an active multi-Region trail with
+		// read and write management events and no kms.amazonaws.com exclusion.
+		// https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html#cloudwatch-7
+		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/receive-cloudtrail-log-files-from-multiple-regions.html
 		IncludeGlobalServiceEvents: pulumi.Bool(true),
-		IsMultiRegionTrail:         pulumi.Bool(false),
+		IsMultiRegionTrail:         pulumi.Bool(true),
+		EnableLogging:              pulumi.Bool(true),
 		// All management events, read and write, KMS included: Decrypt and GenerateDataKey are
 		// read events, and excluding kms.amazonaws.com would blind every rule.
 		EventSelectors: cloudtrail.TrailEventSelectorArray{cloudtrail.TrailEventSelectorArgs{
@@ -191,12 +210,32 @@ func trailBucketPolicy(env awsEnv, bucketARN, trailARN string) policyDocument {
 }
 
 // trailDeliveryPolicy lets CloudTrail create its stream in the trail's log group and write to it.
-// CloudTrail names the stream <account>_CloudTrail_<region>.
+// CloudTrail names the stream <account>_CloudTrail_<trail region>, with _<number> added when it
+// needs more than one: the trail's home Region, also for events from the other Regions.
 // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudwatch-log-group-log-stream-naming-for-cloudtrail.html
 func trailDeliveryPolicy(env awsEnv, logGroupARN string) policyDocument {
 	streams := logGroupARN + ":log-stream:" + env.Account + "_CloudTrail_" + env.Region + "*"
 	return newPolicy(
 		allow("CreateTrailLogStream", "logs:CreateLogStream").on(streams),
 		allow("PutTrailLogEvents", "logs:PutLogEvents").on(streams),
 	)
+}
+
+// useBroughtTrail checks what can be checked at deploy time of the account's own trail: its log
+// group exists in this Region (the metric filters go there). Whether that trail is multi-Region,
+// logging, and records read and write management events is the README's list to check by hand.
+func (a *Audit) useBroughtTrail(ctx *pulumi.Context, t broughtTrail) error {
+	group, err := cloudwatch.LookupLogGroup(ctx, &cloudwatch.LookupLogGroupArgs{Name: t.LogGroupName})
+	if err != nil {
+		return fmt.Errorf("trailLogGroupName %q: no such log group in this Region (the metric filters need it): %w", t.LogGroupName, err)
+	}
+	a.TrailName = pulumi.String("").ToStringOutput()
+	a.TrailARN = pulumi.String("").ToStringOutput()
+	a.TrailLogGroupName = pulumi.String(group.Name).ToStringOutput()
+	a.BucketName = pulumi.String(t.BucketName).ToStringOutput()
+	return ctx.RegisterResourceOutputs(a, pulumi.Map{
+		"trailLogGroupName": a.TrailLogGroupName,
+		"bucketName":        a.BucketName,
+	})
 }

@@ -37,7 +37,11 @@ type Config struct {
 	HostedZoneID    string   // a Route 53 public hosted zone for DomainName: the stack adds the alias record
 	AllowedCIDRs    []string // who may reach the load balancer, without duplicates
 	LogRetention    int      // days, for the trail's and the app's log groups
-	Protect         bool     // keep data on destroy: deletion protection, final snapshot, retained buckets
+	// An existing trail to watch instead of creating one: its CloudWatch Logs group in this Region
+	// and (for replay and hunting) its bucket. "" creates the stack's own multi-Region trail.
+	TrailLogGroupName string
+	TrailBucketName   string
+	Protect           bool // keep data on destroy: deletion protection, final snapshot, retained buckets
 }
 
 const (
@@ -63,7 +67,9 @@ var (
 	dbInstanceClassPattern = regexp.MustCompile(`^db\.[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	// A DNS name: labels of letters, digits and inner hyphens, at least two labels, 253 characters
 	// at most (RFC 1035, RFC 1123). Route 53 accepts that and more; clients need this much.
-	domainNamePattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	domainNamePattern   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	logGroupNamePattern = regexp.MustCompile(`^[A-Za-z0-9_\-/.#]{1,512}$`)
+	bucketNamePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// Route 53 hosted zone ids: "Z" and upper-case letters and digits, e.g. Z1D633PJN98FT9.
 	hostedZoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
@@ -117,6 +123,8 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p.string("hostedZoneId", &c.HostedZoneID)
 	p.stringList("allowedCidrs", &c.AllowedCIDRs)
 	p.int("logRetentionDays", &c.LogRetention)
+	p.string("trailLogGroupName", &c.TrailLogGroupName)
+	p.string("trailBucketName", &c.TrailBucketName)
 	p.bool("protect", &c.Protect)
 	c.AllowedCIDRs = dedupe(c.AllowedCIDRs)
 	if len(p.errs) > 0 {
@@ -126,6 +134,14 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 		return Config{}, configError(errs)
 	}
 	return c, nil
+}
+
+// broughtTrail is the existing trail the stack watches, or nil when it creates its own.
+func (c Config) broughtTrail() *broughtTrail {
+	if c.TrailLogGroupName == "" {
+		return nil
+	}
+	return &broughtTrail{LogGroupName: c.TrailLogGroupName, BucketName: c.TrailBucketName}
 }
 
 func configError(errs []error) error {
@@ -206,6 +222,19 @@ func (c Config) validate() []error {
 		case prefix.Masked() != prefix:
 			bad("allowedCidrs: %q has host bits set; did you mean %s?", cidr, prefix.Masked())
 		}
+	}
+	// Log group names: 1 to 512 of a-z A-Z 0-9 _ - / . #; bucket names: 3 to 63 of a-z 0-9 . -,
+	// starting and ending with a letter or digit.
+	// https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html
+	// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+	if c.TrailLogGroupName != "" && !logGroupNamePattern.MatchString(c.TrailLogGroupName) {
+		bad("trailLogGroupName %q: not a CloudWatch Logs group name (1 to 512 of a-z A-Z 0-9 _ - / . #)", c.TrailLogGroupName)
+	}
+	if c.TrailBucketName != "" && !bucketNamePattern.MatchString(c.TrailBucketName) {
+		bad("trailBucketName %q: not an S3 bucket name (3 to 63 of a-z 0-9 . -)", c.TrailBucketName)
+	}
+	if c.TrailBucketName != "" && c.TrailLogGroupName == "" {
+		bad("trailBucketName is set but trailLogGroupName is not: the bucket of a brought trail goes with its log group (the stack's own trail has its own bucket)")
 	}
 	if !slices.Contains(logRetentionDays, c.LogRetention) {
 		bad("logRetentionDays %d: CloudWatch Logs accepts %s", c.LogRetention, joinInts(logRetentionDays))

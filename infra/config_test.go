@@ -67,6 +67,9 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 		{"domain name not a name", map[string]string{"domainName": "https://kms.acme-corp.io"}, []string{`domainName "https://kms.acme-corp.io"`, "DNS name"}},
 		{"domain name in upper case", map[string]string{"domainName": "KMS.acme-corp.io"}, []string{"lower case"}},
 		{"hosted zone without a name", map[string]string{"hostedZoneId": "Z1D633PJN98FT9"}, []string{"hostedZoneId is set but domainName is not"}},
+		{"trail bucket without its log group", map[string]string{"trailBucketName": "org-trail-logs"}, []string{"trailBucketName is set but trailLogGroupName is not"}},
+		{"trail log group name with spaces", map[string]string{"trailLogGroupName": "my trail"}, []string{`trailLogGroupName "my trail"`}},
+		{"trail bucket name in capitals", map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "OrgTrail"}, []string{`trailBucketName "OrgTrail"`}},
 		{"hosted zone id malformed", map[string]string{"domainName": "kms.acme-corp.io", "hostedZoneId": "acme-corp.io"}, []string{`hostedZoneId "acme-corp.io"`}},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,9 @@ type KeysArgs struct {
 	Names       stackNames
 	TaskRoleARN pulumi.StringInput
 	Protect     bool
+	// OwnTrail: the stack creates its trail and trail log group, which the audit key encrypts.
+	// With a brought trail those are the account's, under its own keys.
+	OwnTrail bool
 }
 
 // Keys holds the app key (the app encrypts each record with it, directly: KMS Encrypt and Decrypt,
@@ -70,13 +73,46 @@ func appKeyPolicy(env awsEnv, taskRoleARN string) policyDocument {
 }
 
 // auditKeyPolicy gives each AWS service that writes audit data exactly what its documentation
-// asks, scoped to this stack's trail, log groups and topic.
-func auditKeyPolicy(env awsEnv, names stackNames) policyDocument {
+// asks, scoped to this stack's trail, log groups and topic. Without its own trail, the CloudTrail
+// statements and the trail log group go.
+func auditKeyPolicy(env awsEnv, names stackNames, ownTrail bool) policyDocument {
+	topicARN := env.topicARN(names)
+	logGroups := []string{env.logGroupARN(names.AppLogGroup())}
+	var trail []statement
+	if ownTrail {
+		logGroups = append([]string{env.logGroupARN(names.TrailLogGroup())}, logGroups...)
+		trail = trailKeyStatements(env, names)
+	}
+	statements := append([]statement{adminStatement(env)}, trail...)
+	statements = append(statements,
+		// CloudWatch Logs encrypts the stack's log groups, named in the encryption context.
+		// The guide's wildcards (Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*) are
+		// written out, without the data key pair operations, which apply to asymmetric data keys.
+		// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+		allow("CloudWatchLogsEncryptsLogGroups", logsKeyUse...).
+			forService(env.logsPrincipal()).on("*").
+			when("ArnEquals", "kms:EncryptionContext:aws:logs:arn", logGroups...),
+		// Alarms and EventBridge publish to the encrypted topic with their own service principals.
+		// SNS needs no statement of its own: it encrypts with the publisher's permissions.
+		// The condition is SNS's encryption context (aws:sns:topicArn), which every publish carries;
+		// aws:SourceArn is not dependable on this path, notably for EventBridge.
+		// https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+		// https://docs.aws.amazon.com/gamelift/latest/flexmatchguide/queue-notification-sns-sse.html (the context key)
+		allow("CloudWatchAlarmsPublishToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey").
+			forService("cloudwatch.amazonaws.com").on("*").
+			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
+		allow("EventBridgePublishesToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey").
+			forService("events.amazonaws.com").on("*").
+			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
+	)
+	return newPolicy(statements...)
+}
+
+// trailKeyStatements let the stack's trail encrypt its log files, and people read them.
+func trailKeyStatements(env awsEnv, names stackNames) []statement {
 	trailARN := env.trailARN(names)
 	anyTrailInAccount := "arn:" + env.Partition + ":cloudtrail:*:" + env.Account + ":trail/*"
-	topicARN := env.topicARN(names)
-	return newPolicy(
-		adminStatement(env),
+	return []statement{
 		// People (through IAM) read the trail's log files; only with CloudTrail's encryption context.
 		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-decrypt.html
 		allow("ReadTrailLogFilesInTheAccount", "kms:Decrypt").forAWS(env.rootARN()).on("*").
@@ -92,27 +128,7 @@ func auditKeyPolicy(env awsEnv, names stackNames) policyDocument {
 		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-describe.html
 		allow("CloudTrailDescribesKey", "kms:DescribeKey").forService("cloudtrail.amazonaws.com").on("*").
 			when("StringEquals", "aws:SourceArn", trailARN),
-		// CloudWatch Logs encrypts the stack's two log groups, named in the encryption context.
-		// The guide's wildcards (Encrypt*, Decrypt*, ReEncrypt*, GenerateDataKey*, Describe*) are
-		// written out, without the data key pair operations, which apply to asymmetric data keys.
-		// https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
-		allow("CloudWatchLogsEncryptsLogGroups", logsKeyUse...).
-			forService(env.logsPrincipal()).on("*").
-			when("ArnEquals", "kms:EncryptionContext:aws:logs:arn",
-				env.logGroupARN(names.TrailLogGroup()), env.logGroupARN(names.AppLogGroup())),
-		// Alarms and EventBridge publish to the encrypted topic with their own service principals.
-		// SNS needs no statement of its own: it encrypts with the publisher's permissions.
-		// The condition is SNS's encryption context (aws:sns:topicArn), which every publish carries;
-		// aws:SourceArn is not dependable on this path, notably for EventBridge.
-		// https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
-		// https://docs.aws.amazon.com/gamelift/latest/flexmatchguide/queue-notification-sns-sse.html (the context key)
-		allow("CloudWatchAlarmsPublishToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey").
-			forService("cloudwatch.amazonaws.com").on("*").
-			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
-		allow("EventBridgePublishesToAlertTopic", "kms:Decrypt", "kms:GenerateDataKey").
-			forService("events.amazonaws.com").on("*").
-			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
-	)
+	}
 }
 
 func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.ResourceOption) (*Keys, error) {
@@ -155,7 +171,7 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 		Description:          pulumi.String("kmswatch audit key: CloudTrail log files, log groups, alert topic"),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(window),
-		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names).JSON()),
+		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names, args.OwnTrail).JSON()),
 	}, parent, keep)
 	if err != nil {
 		return nil, err

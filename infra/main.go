@@ -32,10 +32,11 @@ type stackOutputs struct {
 	URL, ImageURI, KMSKeyID, KMSKeyARN, TaskRoleARN, DBEndpoint pulumi.StringOutput
 	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN        pulumi.StringOutput
 	AlarmNames                                                  pulumi.StringArrayOutput
+	OwnTrail                                                    bool // false: a brought trail, no trailName
 }
 
 func (o *stackOutputs) exports() map[string]pulumi.Output {
-	return map[string]pulumi.Output{
+	out := map[string]pulumi.Output{
 		"url":           o.URL,
 		"imageUri":      o.ImageURI,
 		"kmsKeyId":      o.KMSKeyID,
@@ -48,6 +49,10 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 		"alertTopicArn": o.AlertTopicARN,
 		"alarmNames":    o.AlarmNames,
 	}
+	if !o.OwnTrail {
+		delete(out, "trailName") // the account's trail, not the stack's
+	}
+	return out
 }
 
 // declareStack declares the whole stack in the order of the architecture diagram. Tests run this
@@ -83,6 +88,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	}
 	keys, err := newKeys(ctx, "keys", KeysArgs{
 		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect,
+		OwnTrail: cfg.broughtTrail() == nil,
 	})
 	if err != nil {
 		return nil, err
@@ -129,6 +135,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	audit, err := newAudit(ctx, "audit", AuditArgs{
 		Env: env, Names: names, AuditKeyARN: keys.AuditKeyARN,
 		LogRetentionDays: cfg.LogRetention, Protect: cfg.Protect,
+		Brought: cfg.broughtTrail(),
 	})
 	if err != nil {
 		return nil, err
@@ -160,6 +167,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		TrailBucket:   audit.BucketName,
 		AlertTopicARN: alerts.TopicARN,
 		AlarmNames:    alerts.AlarmNames,
+		OwnTrail:      cfg.broughtTrail() == nil,
 	}, nil
 }
 

@@ -20,6 +20,9 @@ const (
 	mockPartition = "aws"
 )
 
+// mockMissingLogGroup is the one log group the mock account does not have.
+const mockMissingLogGroup = "/no/such/group"
+
 // mockZoneName is the public hosted zone the mock Route 53 holds, whatever its id.
 const mockZoneName = "acme-corp.io"
 
@@ -98,6 +101,14 @@ func (m *awsMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"partition": mockPartition, "dnsSuffix": "amazonaws.com", "id": mockPartition, "reverseDnsPrefix": "com.amazonaws",
+		}), nil
+	case "aws:cloudwatch/getLogGroup:getLogGroup":
+		name, _ := get(args.Args.Mappable(), "name").(string)
+		if name == mockMissingLogGroup {
+			return nil, fmt.Errorf("reading CloudWatch Logs Log Group (%s): empty result", name)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name": name, "id": name, "arn": regional("logs", "log-group:"+name), "retentionInDays": 365,
 		}), nil
 	case "aws:route53/getZone:getZone":
 		return resource.NewPropertyMapFromMap(map[string]any{
