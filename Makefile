@@ -3,6 +3,7 @@
 
 GO            ?= go
 BIN           := bin
+VERSION       ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.1.6
 ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 
@@ -15,7 +16,7 @@ build: ## Compile everything and put the three binaries in bin/
 	$(GO) build ./...
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/kmswatch-app ./app/cmd/kmswatch-app
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/awsdouble ./app/cmd/awsdouble
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BIN)/kmswatch ./infra/cmd/kmswatch
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN)/kmswatch ./infra/cmd/kmswatch
 
 test: check-db vet ## Every test, offline: app against real PostgreSQL + KMS double, rules, CLI, the stack under Pulumi mocks
 	$(GO) test -race -count=1 ./app/... ./infra/rules/... ./infra/cmd/...

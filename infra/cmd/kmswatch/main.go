@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 )
 
@@ -26,12 +28,14 @@ Usage:
   kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json]
   kmswatch replay   [--role-arn ARN] [--key-arn ARN]... [--period D] [--rule ID]... [--limit N] [--json] FILE|DIR...
   kmswatch rehearse [--wrong-keys N] [--json]
+  kmswatch version
   kmswatch help [COMMAND]
 
 Commands:
   rules     list the rules with their CloudWatch and EventBridge patterns and thresholds
   replay    run CloudTrail log files (and the app's JSON logs) through the rules
   rehearse  run the lab's scenario in one process: app, KMS double, rules, alarm and notification
+  version   print kmswatch's version (the commit it was built from)
 
 Exit status: 0 ok, 1 findings or unreadable input, 2 bad usage.
 Run 'kmswatch COMMAND --help' for a command's flags.
@@ -46,6 +50,50 @@ var commands = []command{
 	{"rules", runRules},
 	{"replay", runReplay},
 	{"rehearse", runRehearse},
+	{"version", runVersion},
+}
+
+// version is set at build time (make build: -ldflags "-X main.version=..."); otherwise the
+// commit Go stamped into the binary is used.
+var version = ""
+
+func runVersion(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
+		return usageError(stderr, "version", "unexpected argument %q", args[0])
+	}
+	fmt.Fprintf(stdout, "kmswatch %s (%s)\n", buildVersion(), runtime.Version())
+	return exitOK
+}
+
+// buildVersion is the ldflags version, else the VCS revision (with "-dirty" for a modified
+// tree), else "(devel)" as `go run` builds carry no VCS stamp.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	rev, dirty := "", false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
 }
 
 func main() {
@@ -92,7 +140,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]st
 			return nil, exitOK, false
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "kmswatch %s: %v\n", fs.Name(), err)
+			// The flag package spells flags with one dash; our help and README use two.
+			msg := strings.Replace(err.Error(), ": -", ": --", 1)
+			fmt.Fprintf(stderr, "kmswatch %s: %s\n", fs.Name(), msg)
 			fmt.Fprintf(stderr, "Run 'kmswatch %s --help' for usage.\n", fs.Name())
 			return nil, exitUsage, false
 		}
@@ -113,8 +163,27 @@ func usageFunc(fs *flag.FlagSet, synopsis, about string) func() {
 	return func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: %s\n\n%s\n\nFlags:\n", synopsis, strings.TrimSpace(about))
-		fs.PrintDefaults()
+		printFlags(out, fs)
 	}
+}
+
+// printFlags is flag.PrintDefaults with flags spelled --name, as the synopses and the README
+// write them (Go's flag package accepts both).
+func printFlags(out io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(out, "%s\n    \t%s", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch f.DefValue {
+		case "", "false", "0", "0s", "[]":
+		default:
+			fmt.Fprintf(out, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(out)
+	})
 }
 
 // stringList is a repeatable string flag.
