@@ -1,5 +1,5 @@
 # kmswatch: one Go module; the app, the Pulumi program and the kmswatch CLI build from here.
-# `make test` is what CI runs (.ci/run). Everything but up/preview/destroy/smoke works offline.
+# `make test` is what CI runs (.ci/run). Everything but preview/up/destroy/smoke/smoke-event works offline.
 
 GO            ?= go
 BIN           := bin
@@ -10,7 +10,7 @@ ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 # Tests that need PostgreSQL read TEST_DATABASE_URL; this is the machine's local server.
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build test test-nodb check-db vet lint local bench rehearse preview up destroy smoke clean
+.PHONY: build test test-nodb check-db vet lint local bench rehearse preview up destroy smoke smoke-event help clean
 
 build: ## Compile everything and put the three binaries in bin/
 	$(GO) build ./...
@@ -48,17 +48,23 @@ bench: ## Load runs on loopback (wrk) and the replay benchmark; prints req/s, p5
 rehearse: ## The lab's scenario offline: app + KMS double + rules in one process
 	$(GO) run ./infra/cmd/kmswatch rehearse
 
-preview: ## pulumi preview of the dev stack (local file state unless logged in)
+preview: ## pulumi preview of the dev stack (STACK=...); checks Go, Docker and AWS credentials first
 	bash infra/scripts/pulumi.sh preview
 
-up: ## Deploy the dev stack
+up: ## Deploy the dev stack: shows the plan and asks (YES=1 does not ask); the first time ALERT_EMAIL=you@yours
 	bash infra/scripts/pulumi.sh up
 
-destroy: ## Tear the dev stack down
+destroy: ## Tear the dev stack down: shows what goes and asks (YES=1 does not ask)
 	bash infra/scripts/pulumi.sh destroy
 
-smoke: ## The lab's curl flow against the deployed stack (or URL=...)
+smoke: ## The lab's curl flow against the deployed stack (or URL=...): trips app-kms-errors and app-decrypt-denied
 	bash infra/scripts/smoke.sh
+
+smoke-event: ## The EventBridge path: puts the app key's own policy back (a PutKeyPolicy that changes nothing)
+	bash infra/scripts/smoke.sh --put-key-policy
+
+help: ## This list, from the comments beside the targets
+	@awk 'BEGIN { FS = ":.*## " } /^[a-z][a-z-]*:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 clean:
 	rm -rf $(BIN)
