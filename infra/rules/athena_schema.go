@@ -35,7 +35,7 @@ var AthenaPartitionKeys = []string{PartitionAccount, PartitionRegion, PartitionD
 // ColumnType is a Hive type: string, map<string,string>, struct<...> or array<...>.
 type ColumnType struct {
 	Kind   TypeKind
-	Fields []Column     // struct
+	Fields []Column    // struct
 	Elem   *ColumnType // array
 }
 
