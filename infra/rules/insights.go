@@ -50,6 +50,11 @@ func (r Rule) InsightsQuery(p Params) (string, error) {
 		fmt.Fprintf(&b, "# Fires when a %s period holds >= %g matching events: the periods, busiest first.\n",
 			shortDuration(r.Firing.Period), r.Firing.Threshold)
 	}
+	if r.InsightsOnAppLogs() {
+		b.WriteString("# Run it on the app's log group.\n")
+	} else {
+		b.WriteString("# Run it on the trail's log group.\n")
+	}
 	fmt.Fprintf(&b, "filter %s\n", strings.Join(terms, " and "))
 	switch {
 	case r.Firing.Immediate:
