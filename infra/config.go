@@ -36,6 +36,7 @@ type Config struct {
 	AllowedCIDRs    []string // who may reach the load balancer
 	LogRetention    int      // days, for the trail's and the app's log groups
 	Protect         bool     // keep data on destroy: deletion protection, final snapshot, retained buckets
+	Hunting         bool     // Athena table, workgroup and saved queries over the trail (hunting.go)
 }
 
 const (
@@ -78,6 +79,7 @@ func defaultConfig() Config {
 		MaxCount:               2,
 		AllowedCIDRs:           []string{"0.0.0.0/0"},
 		LogRetention:           90,
+		Hunting:                true,
 	}
 }
 
@@ -109,6 +111,7 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p.stringList("allowedCidrs", &c.AllowedCIDRs)
 	p.int("logRetentionDays", &c.LogRetention)
 	p.bool("protect", &c.Protect)
+	p.bool("hunting", &c.Hunting)
 	if len(p.errs) > 0 {
 		return Config{}, configError(p.errs)
 	}

@@ -87,6 +87,7 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 		"allowedCidrs":           `["203.0.113.0/24","198.51.100.7/32"]`,
 		"logRetentionDays":       "365",
 		"protect":                "true",
+		"hunting":                "false",
 	}))
 	if err != nil {
 		t.Fatal(err)

@@ -33,10 +33,11 @@ type stackOutputs struct {
 	URL, ImageURI, KMSKeyID, KMSKeyARN, TaskRoleARN, DBEndpoint pulumi.StringOutput
 	TrailName, TrailLogGroup, AlertTopicARN                     pulumi.StringOutput
 	AlarmNames                                                  pulumi.StringArrayOutput
+	Hunting                                                     *Hunting // nil when the hunting setting is off
 }
 
 func (o *stackOutputs) exports() map[string]pulumi.Output {
-	return map[string]pulumi.Output{
+	out := map[string]pulumi.Output{
 		"url":           o.URL,
 		"imageUri":      o.ImageURI,
 		"kmsKeyId":      o.KMSKeyID,
@@ -48,6 +49,10 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 		"alertTopicArn": o.AlertTopicARN,
 		"alarmNames":    o.AlarmNames,
 	}
+	if h := o.Hunting; h != nil {
+		out["huntingWorkgroup"], out["huntingDatabase"], out["huntingPolicyArn"] = h.WorkgroupName, h.DatabaseName, h.PolicyARN
+	}
+	return out
 }
 
 // declareStack declares the whole stack in the order of the architecture diagram. Tests run this
@@ -81,7 +86,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		return nil, err
 	}
 	keys, err := newKeys(ctx, "keys", KeysArgs{
-		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect,
+		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect, Hunting: cfg.Hunting,
 	})
 	if err != nil {
 		return nil, err
@@ -145,7 +150,21 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		return nil, err
 	}
 
+	var hunting *Hunting
+	if cfg.Hunting {
+		hunting, err = newHunting(ctx, "hunting", HuntingArgs{
+			Env: env, Names: names, Rules: cfg.Rules(),
+			TaskRoleARN: identity.TaskRoleARN, KeyARNs: pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
+			TrailBucket: audit.BucketName, HistoryDays: cfg.LogRetention,
+			TrailLogGroupName: audit.TrailLogGroupName, AppLogGroupName: app.AppLogGroupName, AuditKeyARN: keys.AuditKeyARN,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
 	return &stackOutputs{
+		Hunting:       hunting,
 		URL:           app.URL,
 		ImageURI:      app.ImageURI,
 		KMSKeyID:      keys.AppKeyID,

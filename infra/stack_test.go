@@ -196,7 +196,7 @@ func TestProtectKeepsDataAndItsAbsenceTearsDownCleanly(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			run := mustRun(t, withSettings(map[string]string{"protect": map[bool]string{false: "false", true: "true"}[protect]}))
 			db := run.one("aws:rds/instance:Instance")
-			bucket := run.one("aws:s3/bucketV2:BucketV2")
+			bucket := run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket")
 			repo := run.one("aws:ecr/repository:Repository")
 			want := map[string]bool{
 				"RDS deletion protection":       db.boolean("deletionProtection"),
