@@ -47,10 +47,10 @@ type Hunting struct {
 }
 
 const (
-	// bytesScannedCutoff stops a query that would scan more: 100 GiB is $0.49 at $5 per TB, and
-	// more than a year of one busy account's gzip'd trail (see the README's hunting section).
+	// bytesScannedCutoff stops a query that would scan more: 256 GiB is $1.37 at $5 per TB, and
+	// above a year of one busy account's gzip'd trail (about 190 GiB by the README's hunting section).
 	// https://docs.aws.amazon.com/athena/latest/ug/workgroups-setting-control-limits-cloudwatch.html
-	bytesScannedCutoff = 100 << 30
+	bytesScannedCutoff = 256 << 30
 	resultsExpiryDays  = 7 // query results are working copies; the trail keeps the records
 	athenaEngine       = "Athena engine version 3"
 )

@@ -96,8 +96,8 @@ func TestHuntingWorkgroupEncryptsResultsWithTheAuditKeyAndCapsScans(t *testing.T
 	if wg.str("name") != "kmswatch-dev-hunting" || !wg.boolean("configuration", "enforceWorkgroupConfiguration") {
 		t.Errorf("workgroup %q: settings not enforced", wg.str("name"))
 	}
-	if got := wg.num("configuration", "bytesScannedCutoffPerQuery"); got != 100<<30 {
-		t.Errorf("bytes scanned per query capped at %v, want 100 GiB", got)
+	if got := wg.num("configuration", "bytesScannedCutoffPerQuery"); got != 256<<30 {
+		t.Errorf("bytes scanned per query capped at %v, want 256 GiB", got)
 	}
 	if wg.str("configuration", "resultConfiguration", "encryptionConfiguration", "encryptionOption") != "SSE_KMS" ||
 		wg.str("configuration", "resultConfiguration", "encryptionConfiguration", "kmsKeyArn") != auditKey {
