@@ -47,13 +47,13 @@ func TestTrailDeliversToItsLogGroupAndWaitsForItsBucketPolicy(t *testing.T) {
 	if trail.str("cloudWatchLogsRoleArn") != role.outStr("arn") {
 		t.Error("trail does not use its delivery role")
 	}
-	bucket := run.one("aws:s3/bucketV2:BucketV2")
+	bucket := run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket")
 	if trail.str("s3BucketName") != bucket.outStr("bucket") {
 		t.Errorf("trail writes to %q, want the stack's bucket %q", trail.str("s3BucketName"), bucket.outStr("bucket"))
 	}
 	// Without the policy in place AWS rejects CreateTrail (InsufficientS3BucketPolicyException),
 	// and without the role's permissions (InvalidCloudWatchLogsRoleArnException).
-	for _, dep := range []*recorded{run.one("aws:s3/bucketPolicy:BucketPolicy"), run.named("aws:iam/rolePolicy:RolePolicy", "audit-trail-to-logs-policy")} {
+	for _, dep := range []*recorded{run.named("aws:s3/bucketPolicy:BucketPolicy", "audit-trail-bucket-policy"), run.named("aws:iam/rolePolicy:RolePolicy", "audit-trail-to-logs-policy")} {
 		if !trail.dependsOn(dep) {
 			t.Errorf("trail does not depend on %s %s", dep.Type, dep.Name)
 		}
@@ -97,8 +97,8 @@ func TestTrailDeliveryRoleMayOnlyWriteItsStreams(t *testing.T) {
 
 func TestTrailBucketIsPrivateEncryptedAndWritableByTheTrailOnly(t *testing.T) {
 	run := mustRun(t, baseConfig())
-	bucket := run.one("aws:s3/bucketV2:BucketV2")
-	block := run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+	bucket := run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket")
+	block := run.named("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "audit-trail-bucket-public-access")
 	for _, setting := range []string{"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"} {
 		if !block.boolean(setting) {
 			t.Errorf("public access block %s off", setting)
@@ -112,7 +112,7 @@ func TestTrailBucketIsPrivateEncryptedAndWritableByTheTrailOnly(t *testing.T) {
 	// SSE-S3, which needs no key policy, for anything written without its own setting; an
 	// SSE-KMS default with the audit key would be refused by that key policy.
 	// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/encrypting-cloudtrail-log-files-with-aws-kms.html
-	sse := run.one("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
+	sse := run.named("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "audit-trail-bucket-sse")
 	if sse.str("bucket") != bucket.outStr("bucket") {
 		t.Error("default encryption set on another bucket")
 	}
@@ -130,11 +130,11 @@ func TestTrailBucketIsPrivateEncryptedAndWritableByTheTrailOnly(t *testing.T) {
 			t.Errorf("statement %s lets CloudTrail encrypt without its encryption context", s.Sid)
 		}
 	}
-	if run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").str("rule", "objectOwnership") != "BucketOwnerEnforced" {
+	if run.named("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "audit-trail-bucket-ownership").str("rule", "objectOwnership") != "BucketOwnerEnforced" {
 		t.Error("ACLs still enabled on the bucket")
 	}
 
-	policyRes := run.one("aws:s3/bucketPolicy:BucketPolicy")
+	policyRes := run.named("aws:s3/bucketPolicy:BucketPolicy", "audit-trail-bucket-policy")
 	policy := policyRes.policy(t, "policy")
 	trailARN := run.one("aws:cloudtrail/trail:Trail").outStr("arn")
 	bucketARN := bucket.outStr("arn")
@@ -175,7 +175,7 @@ func TestLogGroupsKeepTheConfiguredRetention(t *testing.T) {
 			t.Errorf("log group %s keeps %d days, want 365", lg.str("name"), days)
 		}
 	}
-	expiry := run.one("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2")
+	expiry := run.named("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "audit-trail-bucket-expiry")
 	if expiry.num("rules", 0, "expiration", "days") != 365 || expiry.str("rules", 0, "status") != "Enabled" {
 		t.Errorf("trail log files expire %v", expiry.in("rules"))
 	}

@@ -42,6 +42,7 @@ type Config struct {
 	TrailLogGroupName string
 	TrailBucketName   string
 	Protect           bool // keep data on destroy: deletion protection, final snapshot, retained buckets
+	Hunting           bool // Athena table, workgroup and saved queries over the trail (hunting.go)
 }
 
 const (
@@ -91,6 +92,7 @@ func defaultConfig() Config {
 		MaxCount:               2,
 		AllowedCIDRs:           []string{"0.0.0.0/0"},
 		LogRetention:           90,
+		Hunting:                true,
 	}
 }
 
@@ -126,6 +128,7 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p.string("trailLogGroupName", &c.TrailLogGroupName)
 	p.string("trailBucketName", &c.TrailBucketName)
 	p.bool("protect", &c.Protect)
+	p.bool("hunting", &c.Hunting)
 	c.AllowedCIDRs = dedupe(c.AllowedCIDRs)
 	if len(p.errs) > 0 {
 		return Config{}, configError(p.errs)
@@ -232,6 +235,9 @@ func (c Config) validate() []error {
 	}
 	if c.TrailBucketName != "" && !bucketNamePattern.MatchString(c.TrailBucketName) {
 		bad("trailBucketName %q: not an S3 bucket name (3 to 63 of a-z 0-9 . -)", c.TrailBucketName)
+	}
+	if c.Hunting && c.TrailLogGroupName != "" && c.TrailBucketName == "" {
+		bad("hunting is on with a brought trail but trailBucketName is not set: the Athena table reads that trail's bucket (set it, or pulumi config set hunting false)")
 	}
 	if c.TrailBucketName != "" && c.TrailLogGroupName == "" {
 		bad("trailBucketName is set but trailLogGroupName is not: the bucket of a brought trail goes with its log group (the stack's own trail has its own bucket)")

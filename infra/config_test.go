@@ -67,6 +67,7 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 		{"domain name not a name", map[string]string{"domainName": "https://kms.acme-corp.io"}, []string{`domainName "https://kms.acme-corp.io"`, "DNS name"}},
 		{"domain name in upper case", map[string]string{"domainName": "KMS.acme-corp.io"}, []string{"lower case"}},
 		{"hosted zone without a name", map[string]string{"hostedZoneId": "Z1D633PJN98FT9"}, []string{"hostedZoneId is set but domainName is not"}},
+		{"hunting over a brought trail without its bucket", map[string]string{"trailLogGroupName": "/org/trail"}, []string{"trailBucketName is not set", "hunting false"}},
 		{"trail bucket without its log group", map[string]string{"trailBucketName": "org-trail-logs"}, []string{"trailBucketName is set but trailLogGroupName is not"}},
 		{"trail log group name with spaces", map[string]string{"trailLogGroupName": "my trail"}, []string{`trailLogGroupName "my trail"`}},
 		{"trail bucket name in capitals", map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "OrgTrail"}, []string{`trailBucketName "OrgTrail"`}},
@@ -109,6 +110,7 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 		"allowedCidrs":           `["203.0.113.0/24","198.51.100.7/32","203.0.113.0/24"]`,
 		"logRetentionDays":       "365",
 		"protect":                "true",
+		"hunting":                "false",
 	}))
 	if err != nil {
 		t.Fatal(err)

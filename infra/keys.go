@@ -16,6 +16,7 @@ type KeysArgs struct {
 	// OwnTrail: the stack creates its trail and trail log group, which the audit key encrypts.
 	// With a brought trail those are the account's, under its own keys.
 	OwnTrail bool
+	Hunting  bool // Athena writes query results under the audit key (see auditKeyPolicy)
 }
 
 // Keys holds the app key (the app encrypts each record with it, directly: KMS Encrypt and Decrypt,
@@ -75,7 +76,7 @@ func appKeyPolicy(env awsEnv, taskRoleARN string) policyDocument {
 // auditKeyPolicy gives each AWS service that writes audit data exactly what its documentation
 // asks, scoped to this stack's trail, log groups and topic. Without its own trail, the CloudTrail
 // statements and the trail log group go.
-func auditKeyPolicy(env awsEnv, names stackNames, ownTrail bool) policyDocument {
+func auditKeyPolicy(env awsEnv, names stackNames, ownTrail, hunting bool) policyDocument {
 	topicARN := env.topicARN(names)
 	logGroups := []string{env.logGroupARN(names.AppLogGroup())}
 	var trail []statement
@@ -105,6 +106,19 @@ func auditKeyPolicy(env awsEnv, names stackNames, ownTrail bool) policyDocument 
 			forService("events.amazonaws.com").on("*").
 			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
 	)
+	if hunting {
+		// Athena writes and reads query results with the caller's permissions, S3 asking KMS under the
+		// results bucket's context (its ARN with an S3 Bucket Key, the object's without): the
+		// account's IAM principals may, through S3, for that bucket only. The IAM side is the
+		// hunters' policy (hunting_access.go).
+		// https://docs.aws.amazon.com/athena/latest/ug/encrypting-query-results-stored-in-s3.html
+		// https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#encryption-context
+		results := env.s3BucketARN(names.AthenaResultsBucket(env))
+		statements = append(statements,
+			allow("AthenaQueryResultsInTheAccount", "kms:GenerateDataKey", "kms:Decrypt").forAWS(env.rootARN()).on("*").
+				when("StringEquals", "kms:ViaService", "s3."+env.Region+".amazonaws.com").
+				when("ArnLike", "kms:EncryptionContext:aws:s3:arn", results, results+"/*"))
+	}
 	return newPolicy(statements...)
 }
 
@@ -114,6 +128,8 @@ func trailKeyStatements(env awsEnv, names stackNames) []statement {
 	anyTrailInAccount := "arn:" + env.Partition + ":cloudtrail:*:" + env.Account + ":trail/*"
 	return []statement{
 		// People (through IAM) read the trail's log files; only with CloudTrail's encryption context.
+		// Athena reads them the same way: S3 decrypts each object with the caller's permissions
+		// (kms:ViaService s3), under the context CloudTrail wrote it with.
 		// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail-decrypt.html
 		allow("ReadTrailLogFilesInTheAccount", "kms:Decrypt").forAWS(env.rootARN()).on("*").
 			when("StringLike", "kms:EncryptionContext:aws:cloudtrail:arn", anyTrailInAccount),
@@ -171,7 +187,7 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 		Description:          pulumi.String("kmswatch audit key: CloudTrail log files, log groups, alert topic"),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(window),
-		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names, args.OwnTrail).JSON()),
+		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names, args.OwnTrail, args.Hunting).JSON()),
 	}, parent, keep)
 	if err != nil {
 		return nil, err

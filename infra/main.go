@@ -32,7 +32,8 @@ type stackOutputs struct {
 	URL, ImageURI, KMSKeyID, KMSKeyARN, TaskRoleARN, DBEndpoint pulumi.StringOutput
 	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN        pulumi.StringOutput
 	AlarmNames                                                  pulumi.StringArrayOutput
-	OwnTrail                                                    bool // false: a brought trail, no trailName
+	OwnTrail                                                    bool     // false: a brought trail, no trailName
+	Hunting                                                     *Hunting // nil when the hunting setting is off
 }
 
 func (o *stackOutputs) exports() map[string]pulumi.Output {
@@ -51,6 +52,9 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 	}
 	if !o.OwnTrail {
 		delete(out, "trailName") // the account's trail, not the stack's
+	}
+	if h := o.Hunting; h != nil {
+		out["huntingWorkgroup"], out["huntingDatabase"], out["huntingPolicyArn"] = h.WorkgroupName, h.DatabaseName, h.PolicyARN
 	}
 	return out
 }
@@ -87,7 +91,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		return nil, err
 	}
 	keys, err := newKeys(ctx, "keys", KeysArgs{
-		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect,
+		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect, Hunting: cfg.Hunting,
 		OwnTrail: cfg.broughtTrail() == nil,
 	})
 	if err != nil {
@@ -155,7 +159,21 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		return nil, err
 	}
 
+	var hunting *Hunting
+	if cfg.Hunting {
+		hunting, err = newHunting(ctx, "hunting", HuntingArgs{
+			Env: env, Names: names, Rules: cfg.Rules(),
+			TaskRoleARN: identity.TaskRoleARN, KeyARNs: pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
+			TrailBucket: audit.BucketName, HistoryDays: cfg.LogRetention,
+			TrailLogGroupName: audit.TrailLogGroupName, AppLogGroupName: app.AppLogGroupName, AuditKeyARN: keys.AuditKeyARN,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+
 	return &stackOutputs{
+		Hunting:       hunting,
 		URL:           app.URL,
 		ImageURI:      app.ImageURI,
 		KMSKeyID:      keys.AppKeyID,

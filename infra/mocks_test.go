@@ -127,6 +127,7 @@ func (m *awsMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 var autoNamed = map[string]string{
 	"aws:iam/role:Role":                   "name",
 	"aws:iam/rolePolicy:RolePolicy":       "name",
+	"aws:iam/policy:Policy":               "name",
 	"aws:ec2/securityGroup:SecurityGroup": "name",
 	"aws:rds/subnetGroup:SubnetGroup":     "name",
 	"aws:rds/instance:Instance":           "identifier",
@@ -247,6 +248,12 @@ func mockOutputs(typ, name string, in, out map[string]any) string {
 		out["arn"] = str("topic") + ":" + mockUUID(name)
 	case "aws:cloudwatch/metricAlarm:MetricAlarm":
 		out["arn"] = regional("cloudwatch", "alarm:"+str("name"))
+		id = str("name")
+	case "aws:iam/policy:Policy":
+		out["arn"] = "arn:aws:iam::" + mockAccount + ":policy/" + str("name")
+		id = str("arn")
+	case "aws:athena/workgroup:Workgroup":
+		out["arn"] = regional("athena", "workgroup/"+str("name"))
 		id = str("name")
 	case "aws:cloudwatch/eventRule:EventRule":
 		out["arn"] = regional("events", "rule/"+str("name"))

@@ -32,7 +32,7 @@ func TestDestroyWithProtectKeepsTheDataAndSucceeds(t *testing.T) {
 
 	db := run.one("aws:rds/instance:Instance")
 	alb := run.one("aws:lb/loadBalancer:LoadBalancer")
-	bucket := run.one("aws:s3/bucketV2:BucketV2")
+	bucket := run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket")
 	repo := run.one("aws:ecr/repository:Repository")
 	kept := map[string]bool{
 		"the database":                 db.Retain,
@@ -52,7 +52,11 @@ func TestDestroyWithProtectKeepsTheDataAndSucceeds(t *testing.T) {
 		"aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 		"aws:s3/bucketOwnershipControls:BucketOwnershipControls",
 	} {
-		kept[typ] = run.one(typ).Retain
+		for _, r := range run.all(typ) {
+			if strings.HasPrefix(r.Name, "audit-trail-bucket") {
+				kept[r.Name] = r.Retain
+			}
+		}
 	}
 	for _, typ := range []string{"aws:cloudwatch/logGroup:LogGroup", "aws:kms/key:Key", "aws:kms/alias:Alias"} {
 		all := run.all(typ)
@@ -73,9 +77,12 @@ func TestDestroyWithProtectKeepsTheDataAndSucceeds(t *testing.T) {
 		if isComponent(r) {
 			continue
 		}
-		// AWS refuses to delete what has deletion protection on.
+		// AWS refuses to delete what has deletion protection on, and a bucket that still holds objects.
 		if !r.Retain && (r.boolean("deletionProtection") || r.boolean("enableDeletionProtection")) {
 			t.Errorf("%s (%s) is deleted on destroy with deletion protection on: AWS refuses, and destroy stops", r.Name, r.Type)
+		}
+		if !r.Retain && r.Type == "aws:s3/bucketV2:BucketV2" && !r.boolean("forceDestroy") {
+			t.Errorf("bucket %s is deleted on destroy without forceDestroy: S3 refuses to delete a bucket with objects (BucketNotEmpty)", r.Name)
 		}
 		if !r.Retain {
 			continue
@@ -113,8 +120,12 @@ func TestDestroyWithoutProtectRemovesEverything(t *testing.T) {
 		}
 	}
 	db := run.one("aws:rds/instance:Instance")
-	if !db.boolean("skipFinalSnapshot") || !run.one("aws:s3/bucketV2:BucketV2").boolean("forceDestroy") ||
-		!run.one("aws:ecr/repository:Repository").boolean("forceDelete") {
+	for _, b := range run.all("aws:s3/bucketV2:BucketV2") {
+		if !b.boolean("forceDestroy") {
+			t.Errorf("bucket %s without forceDestroy: destroy stops on its objects", b.Name)
+		}
+	}
+	if !db.boolean("skipFinalSnapshot") || !run.one("aws:ecr/repository:Repository").boolean("forceDelete") {
 		t.Error("without protect, destroy must not stop on a snapshot, objects in the bucket or images in the repository")
 	}
 	if w := run.named("aws:kms/key:Key", "keys-app").num("deletionWindowInDays"); w != 7 {

@@ -53,7 +53,7 @@ func TestStackExportsWhatUsersNeed(t *testing.T) {
 		"taskRoleArn":   role.outStr("arn"),
 		"trailName":     run.one("aws:cloudtrail/trail:Trail").str("name"),
 		"trailLogGroup": "/kmswatch-dev/cloudtrail",
-		"trailBucket":   run.one("aws:s3/bucketV2:BucketV2").outStr("bucket"), // for the README's aws s3 sync
+		"trailBucket":   run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket").outStr("bucket"), // for the README's aws s3 sync
 		"alertTopicArn": run.one("aws:sns/topic:Topic").outStr("arn"),
 		"dbEndpoint":    db.outStr("address") + ":5432",
 		"imageUri":      run.one("awsx:ecr:Image").outStr("imageUri"),

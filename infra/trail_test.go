@@ -106,9 +106,15 @@ func TestBroughtTrailDeploysTheRulesOnItsLogGroupAndCreatesNoTrail(t *testing.T)
 	run := mustRun(t, withSettings(map[string]string{"trailLogGroupName": group, "trailBucketName": bucket}))
 
 	for _, typ := range []string{"aws:cloudtrail/trail:Trail", "aws:s3/bucketV2:BucketV2", "aws:s3/bucketPolicy:BucketPolicy"} {
-		if n := len(run.all(typ)); n != 0 {
-			t.Errorf("%d %s with a brought trail, want none", n, typ)
+		for _, r := range run.all(typ) {
+			if strings.HasPrefix(r.Name, "audit-") {
+				t.Errorf("%s %s created with a brought trail, want none of the trail's own", typ, r.Name)
+			}
 		}
+	}
+	// Hunting reads the brought trail's bucket.
+	if got := run.one("aws:glue/catalogTable:CatalogTable").str("parameters", "storage.location.template"); !strings.HasPrefix(got, "s3://"+bucket+"/AWSLogs/") {
+		t.Errorf("the Athena table reads %q, want the brought trail's bucket %s", got, bucket)
 	}
 	for _, lg := range run.all("aws:cloudwatch/logGroup:LogGroup") {
 		if lg.str("name") != "/kmswatch-dev/app" {
@@ -173,7 +179,7 @@ func TestBroughtTrailDeploysTheRulesOnItsLogGroupAndCreatesNoTrail(t *testing.T)
 }
 
 func TestBroughtTrailWithoutItsLogGroupFailsBeforeTheAlarms(t *testing.T) {
-	run := runStack(t, "dev", withSettings(map[string]string{"trailLogGroupName": mockMissingLogGroup}))
+	run := runStack(t, "dev", withSettings(map[string]string{"trailLogGroupName": mockMissingLogGroup, "trailBucketName": "org-trail-logs"}))
 	if run.err == nil || !strings.Contains(run.err.Error(), `trailLogGroupName "`+mockMissingLogGroup+`": no such log group`) {
 		t.Fatalf("want the missing group named, got %v", run.err)
 	}

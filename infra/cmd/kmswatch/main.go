@@ -25,14 +25,15 @@ const (
 const usage = `kmswatch: detection rules for KMS activity, offline.
 
 Usage:
-  kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json]
+  kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json | --format athena|insights]
   kmswatch replay   [--role-arn ARN] [--key-arn ARN]... [--period D] [--rule ID]... [--limit N] [--json] FILE|DIR...
   kmswatch rehearse [--wrong-keys N] [--json]
   kmswatch version
   kmswatch help [COMMAND]
 
 Commands:
-  rules     list the rules with their CloudWatch and EventBridge patterns and thresholds
+  rules     list the rules with their CloudWatch and EventBridge patterns and thresholds, or
+            their Athena and Logs Insights hunting queries
   replay    run CloudTrail log files (and the app's JSON logs) through the rules
   rehearse  run the lab's scenario in one process: app, KMS double, rules, alarm and notification
   version   print kmswatch's version (the commit it was built from)

@@ -52,6 +52,8 @@ func TestUsageAndHelp(t *testing.T) {
 		{"unknown rule names it", []string{"replay", "--rule", "nope", "x.json"}, exitUsage, "", `--rule "nope": no such rule`, true},
 		{"role that is no ARN", []string{"replay", "--role-arn", "pattern1", "x.json"}, exitUsage, "", `--role-arn "pattern1"`, true},
 		{"rules takes no arguments", []string{"rules", "extra"}, exitUsage, "", `unexpected argument "extra"`, true},
+		{"unknown query format", []string{"rules", "--format", "sql"}, exitUsage, "", `--format "sql": want athena or insights`, true},
+		{"json and a query format", []string{"rules", "--json", "--format", "athena"}, exitUsage, "", "--json and --format: choose one", true},
 		{"negative wrong keys", []string{"rehearse", "--wrong-keys", "-1"}, exitUsage, "", "--wrong-keys -1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

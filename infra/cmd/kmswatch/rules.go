@@ -17,8 +17,9 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	var keyARNs stringList
 	fs.Var(&keyARNs, "key-arn", "a KMS key ARN of the stack, to scope the key rules (repeatable; default: any key)")
 	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
-	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--json]",
-		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns.")
+	format := fs.String("format", "", "print each rule as a hunting query instead: athena (SQL over the CloudTrail table) or insights (Logs Insights)")
+	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--json | --format athena|insights]",
+		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns. --format prints the Athena or Logs Insights query the stack saves\nfor each rule instead.")
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -26,9 +27,22 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	if len(positional) > 0 {
 		return usageError(stderr, "rules", "unexpected argument %q", positional[0])
 	}
+	switch {
+	case *format != "" && *format != "athena" && *format != "insights":
+		return usageError(stderr, "rules", "--format %q: want athena or insights", *format)
+	case *format != "" && *asJSON:
+		return usageError(stderr, "rules", "--json and --format: choose one")
+	}
 	p := rules.Params{TaskRoleARN: *roleARN, KeyARNs: keyARNs}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
+	if *format != "" {
+		if err := writeHuntingQueries(w, rules.Default(), p, *format); err != nil {
+			fmt.Fprintf(stderr, "kmswatch rules: %v\n", err)
+			return exitFindings
+		}
+		return exitOK
+	}
 	if *asJSON {
 		for _, r := range rules.Default() {
 			writeRuleJSON(w, r, p)
@@ -37,6 +51,32 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	}
 	writeRulesTable(w, rules.Default(), p)
 	return exitOK
+}
+
+// writeHuntingQueries prints each rule's query, a blank line between rules, exactly as the stack
+// saves it (Athena named queries, Logs Insights query definitions). A rule on the app's logs has
+// no Athena query: a comment says so.
+func writeHuntingQueries(w io.Writer, rs []rules.Rule, p rules.Params, format string) error {
+	for i, r := range rs {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		var query string
+		var err error
+		switch {
+		case format == "insights":
+			query, err = r.InsightsQuery(p)
+		case !r.HasAthenaQuery():
+			query = fmt.Sprintf("-- kmswatch %s: no Athena query: the rule %v\n", r.ID, rules.ErrNotInTrail)
+		default:
+			query, err = r.AthenaQuery(p)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(w, query)
+	}
+	return nil
 }
 
 // ruleView is the JSON shape of one rule in `kmswatch rules --json`.

@@ -1,6 +1,7 @@
-// Package corpus writes a synthetic CloudTrail corpus for replay benchmarks: gzip'd
-// {"Records":[...]} files like those CloudTrail delivers to S3, with records drawn from the
-// AWS-published samples and given fresh eventIDs and increasing eventTimes.
+// Package corpus writes a synthetic CloudTrail corpus for replay benchmarks and the Athena check:
+// gzip'd {"Records":[...]} files like those CloudTrail delivers to S3, with records drawn from the
+// AWS-published samples (and any extra records given) and given fresh eventIDs and increasing
+// eventTimes. In the S3 layout the files lie under CloudTrail's own keys, spread over regions and days.
 package corpus
 
 import (
@@ -24,7 +25,27 @@ type Options struct {
 	Start          time.Time     // first eventTime; default 2026-11-24T00:00:00Z
 	Step           time.Duration // eventTime between records; default 1s
 	Seed           uint64        // default 1
+
+	// Layout S3 writes AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/<file>, the files
+	// going round Regions in turn; Flat writes every file into dir.
+	Layout  Layout
+	Account string   // default 111122223333
+	Regions []string // default us-east-1; each record's awsRegion is its file's
+	Extra   []string // more records (JSON objects) to draw from, beside the samples
 }
+
+// Layout is how the files are laid out under the corpus directory.
+type Layout int
+
+const (
+	Flat Layout = iota
+	S3
+)
+
+// deliveryDelay is when CloudTrail delivers a file after its last event (AWS: typically about five
+// minutes on average), so a file's folder is the day it is delivered, not always its events' day.
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-cloudtrail-works.html
+const deliveryDelay = 5 * time.Minute
 
 func (o Options) withDefaults() Options {
 	if o.Files == 0 {
@@ -42,6 +63,12 @@ func (o Options) withDefaults() Options {
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
+	if o.Account == "" {
+		o.Account = "111122223333"
+	}
+	if len(o.Regions) == 0 {
+		o.Regions = []string{"us-east-1"}
+	}
 	return o
 }
 
@@ -52,8 +79,9 @@ type Stats struct {
 }
 
 const (
-	idMark   = "@@EVENT_ID@@"
-	timeMark = "@@EVENT_TIME@@"
+	idMark     = "@@EVENT_ID@@"
+	timeMark   = "@@EVENT_TIME@@"
+	regionMark = "@@REGION@@"
 )
 
 // Write generates the corpus into dir from the sample records in samplesDir.
@@ -63,21 +91,30 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	for i, rec := range opt.Extra {
+		extra, err := templatesOf([]byte(rec), fmt.Sprintf("extra record %d", i+1))
+		if err != nil {
+			return Stats{}, err
+		}
+		templates = append(templates, extra...)
+	}
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // a seeded, repeatable corpus, not secrets
 	var st Stats
 	var plain, gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	n := 0
 	for f := range opt.Files {
+		region := opt.Regions[f%len(opt.Regions)]
 		plain.Reset()
 		plain.WriteString(`{"Records":[`)
+		var last time.Time
 		for i := range opt.RecordsPerFile {
 			if i > 0 {
 				plain.WriteByte(',')
 			}
 			tmpl := templates[rng.IntN(len(templates))]
-			when := opt.Start.Add(time.Duration(n) * opt.Step).UTC().Format(time.RFC3339)
-			plain.Write(tmpl.fill(uuid(rng), when))
+			last = opt.Start.Add(time.Duration(n) * opt.Step).UTC()
+			plain.Write(tmpl.fill(uuid(rng), last.Format(time.RFC3339), region))
 			n++
 		}
 		plain.WriteString("]}")
@@ -89,9 +126,11 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 		if err := zw.Close(); err != nil {
 			return st, err
 		}
-		// The name CloudTrail gives its files: account_CloudTrail_region_time_unique.json.gz
-		name := fmt.Sprintf("111122223333_CloudTrail_us-east-1_20261124T0000Z_%04d.json.gz", f)
-		if err := os.WriteFile(filepath.Join(dir, name), gz.Bytes(), 0o600); err != nil {
+		path, err := opt.filePath(dir, f, region, last.Add(deliveryDelay))
+		if err != nil {
+			return st, err
+		}
+		if err := os.WriteFile(path, gz.Bytes(), 0o600); err != nil {
 			return st, err
 		}
 		st.Files++
@@ -102,10 +141,26 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 	return st, nil
 }
 
-// template is one sample record, compacted, with marks where eventID and eventTime go.
-type template struct{ parts [][]byte } // text, id, text, time, text: split on the marks
+// filePath names file f as CloudTrail would, delivered at the given time:
+// <account>_CloudTrail_<region>_<yyyymmddThhmmZ>_<unique>.json.gz, under its day's folder in the S3 layout.
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html
+func (o Options) filePath(dir string, f int, region string, delivered time.Time) (string, error) {
+	if o.Layout == Flat {
+		name := fmt.Sprintf("%s_CloudTrail_%s_20261124T0000Z_%04d.json.gz", o.Account, region, f)
+		return filepath.Join(dir, name), nil
+	}
+	folder := filepath.Join(dir, "AWSLogs", o.Account, "CloudTrail", region, delivered.Format("2006/01/02"))
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		return "", err
+	}
+	name := fmt.Sprintf("%s_CloudTrail_%s_%s_%04d.json.gz", o.Account, region, delivered.Format("20060102T1504Z"), f)
+	return filepath.Join(folder, name), nil
+}
 
-func (t template) fill(id, when string) []byte {
+// template is one sample record, compacted, with marks where eventID and eventTime go.
+type template struct{ parts [][]byte } // text and marks, split on the marks
+
+func (t template) fill(id, when, region string) []byte {
 	var b []byte
 	for _, p := range t.parts {
 		switch string(p) {
@@ -113,6 +168,8 @@ func (t template) fill(id, when string) []byte {
 			b = append(b, id...)
 		case timeMark:
 			b = append(b, when...)
+		case regionMark:
+			b = append(b, region...)
 		default:
 			b = append(b, p...)
 		}
@@ -132,30 +189,41 @@ func loadTemplates(samplesDir string) ([]template, error) {
 		if err != nil {
 			return nil, err
 		}
-		var file struct {
-			Records []map[string]any `json:"Records"`
+		templates, err := templatesOf(data, name)
+		if err != nil {
+			return nil, err
 		}
-		if err := json.Unmarshal(data, &file); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if file.Records == nil {
-			var rec map[string]any
-			if err := json.Unmarshal(data, &rec); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			file.Records = []map[string]any{rec}
-		}
-		for _, rec := range file.Records {
-			rec["eventID"], rec["eventTime"] = idMark, timeMark
-			compact, err := json.Marshal(rec)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, splitMarks(compact))
-		}
+		out = append(out, templates...)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no sample records (*.json)", samplesDir)
+	}
+	return out, nil
+}
+
+// templatesOf reads a {"Records":[...]} file or a single record.
+func templatesOf(data []byte, name string) ([]template, error) {
+	var file struct {
+		Records []map[string]any `json:"Records"`
+	}
+	if err := json.Unmarshal(data, &file); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if file.Records == nil {
+		var rec map[string]any
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		file.Records = []map[string]any{rec}
+	}
+	var out []template
+	for _, rec := range file.Records {
+		rec["eventID"], rec["eventTime"], rec["awsRegion"] = idMark, timeMark, regionMark
+		compact, err := json.Marshal(rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, splitMarks(compact))
 	}
 	return out, nil
 }
@@ -175,6 +243,8 @@ func splitMarks(b []byte) template {
 			mark = idMark
 		case strings.HasPrefix(s[i:], timeMark):
 			mark = timeMark
+		case strings.HasPrefix(s[i:], regionMark):
+			mark = regionMark
 		default:
 			parts = append(parts, []byte(s[:i+2]))
 			s = s[i+2:]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -57,5 +58,68 @@ func TestWriteMakesGzippedCloudTrailFiles(t *testing.T) {
 	}
 	if len(ids) != 150 {
 		t.Errorf("%d distinct records, want 150", len(ids))
+	}
+}
+
+func TestS3LayoutSpreadsFilesOverRegionsAndDaysUnderCloudTrailKeys(t *testing.T) {
+	dir := t.TempDir()
+	extra := `{"eventTime":"2000-01-01T00:00:00Z","eventSource":"kms.amazonaws.com","eventName":"ExtraMarker","awsRegion":"xx"}`
+	_, err := Write(dir, "../testdata/cloudtrail", Options{
+		Files: 8, RecordsPerFile: 100, Step: 10 * time.Minute, Layout: S3,
+		Account: "444455556666", Regions: []string{"us-east-1", "eu-west-1"}, Extra: []string{extra},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "AWSLogs", "*", "CloudTrail", "*", "*", "*", "*", "*.json.gz"))
+	if len(names) != 8 {
+		t.Fatalf("files under CloudTrail's keys: %v", names)
+	}
+	key := regexp.MustCompile(`/AWSLogs/444455556666/CloudTrail/(us-east-1|eu-west-1)/(\d{4})/(\d{2})/(\d{2})/444455556666_CloudTrail_(us-east-1|eu-west-1)_(\d{8})T\d{4}Z_\d{4}\.json\.gz$`)
+	days, regions, extras := map[string]bool{}, map[string]bool{}, 0
+	for _, name := range names {
+		m := key.FindStringSubmatch(filepath.ToSlash(name))
+		if m == nil || m[1] != m[5] || m[2]+m[3]+m[4] != m[6] {
+			t.Fatalf("%s: not CloudTrail's key layout", name)
+		}
+		days[m[6]], regions[m[1]] = true, true
+		var file struct {
+			Records []struct {
+				EventTime time.Time `json:"eventTime"`
+				EventName string    `json:"eventName"`
+				AWSRegion string    `json:"awsRegion"`
+			}
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.NewDecoder(zr).Decode(&file); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		for _, r := range file.Records {
+			if r.AWSRegion != m[1] {
+				t.Errorf("%s: record in region %q", name, r.AWSRegion)
+			}
+			// A file lies under the day it was delivered: on or after its events' day.
+			if r.EventTime.UTC().Format("20060102") > m[6] {
+				t.Errorf("%s: record of %s lies in an earlier day's folder", name, r.EventTime)
+			}
+			if r.EventName == "ExtraMarker" {
+				extras++
+			}
+		}
+	}
+	// 800 records 10 minutes apart: 5.5 days, in both regions.
+	if len(days) < 5 || len(regions) != 2 {
+		t.Errorf("days %v, regions %v: want the files spread over days and both regions", days, regions)
+	}
+	if extras == 0 {
+		t.Error("the extra record was never drawn")
 	}
 }

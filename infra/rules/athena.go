@@ -1,0 +1,163 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Athena SQL (Trino dialect, Athena engine version 3) over the CloudTrail table: per rule, the
+// matching records of the day folders asked for, each with its period's count, kept where the
+// count reaches the rule's threshold, as the alarm counts. The two "?" are execution parameters,
+// the first and last day folder ('yyyy/MM/dd'), so that partition projection reads only those days.
+// https://docs.aws.amazon.com/athena/latest/ug/querying-with-prepared-statements-querying-using-execution-parameters.html
+// https://trino.io/docs/current/functions.html
+//
+// Same semantics as the matcher, written with functions Trino and DuckDB share (DuckDB checks
+// the text, see infra/rules/duckcheck): equals and any-of are = and IN on the string column;
+// "present" (a string or a number) is IS NOT NULL, as the SerDe gives a string column SQL NULL
+// for a missing key and for JSON null; "absent" is IS NULL; a field inside resources[] holds when
+// any element's does (filter + cardinality).
+
+// ErrNotInTrail says a rule reads the app's log lines, which are in CloudWatch Logs only, not in
+// the trail's bucket: it has a Logs Insights query but no Athena one.
+var ErrNotInTrail = errors.New("reads the app's log group, which is not in the trail bucket: use its Logs Insights query")
+
+// AthenaColumns are the columns every rule's query returns, in order.
+var AthenaColumns = []string{
+	"period_start", "period_count", "event_time", "eventid", "eventname", "errorcode", "principal",
+	"sourceipaddress", "account", "region",
+}
+
+// HasAthenaQuery reports whether the rule reads CloudTrail records, which the trail bucket holds.
+func (r Rule) HasAthenaQuery() bool { return r.Source == TrailLogs || r.Source == EventBridge }
+
+// AthenaQuery renders the rule as one Athena SQL statement over AthenaTable. Without a task role
+// the app rules compare with RoleARNPlaceholder, which no record holds, as `kmswatch rules` shows them.
+func (r Rule) AthenaQuery(p Params) (string, error) {
+	if !r.HasAthenaQuery() {
+		return "", fmt.Errorf("rule %s: %w", r.ID, ErrNotInTrail)
+	}
+	var where []string
+	for _, c := range r.when {
+		values, applies := c.rendered(p)
+		if !applies {
+			continue
+		}
+		term, err := sqlCondition(c, values)
+		if err != nil {
+			return "", fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		where = append(where, term)
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- kmswatch %s: %s\n", r.ID, oneLine(r.Title))
+	if r.Firing.Immediate {
+		b.WriteString("-- Fires at once for every matching record; this lists them, one period each.\n")
+	} else {
+		fmt.Fprintf(&b, "-- Fires when a %s period (UTC) holds >= %g matching records; this lists those periods' records.\n",
+			shortDuration(r.Firing.Period), r.Firing.Threshold)
+	}
+	b.WriteString("-- Parameters: the first and the last day folder to read, 'yyyy/MM/dd'. CloudTrail delivers a file\n")
+	b.WriteString("-- minutes after its events, so the last minutes of a day may sit in the next day's folder: end a day late.\n")
+	b.WriteString("WITH matched AS (\n")
+	b.WriteString("  SELECT from_iso8601_timestamp(eventtime) AS event_time, eventid, eventname, errorcode,\n")
+	b.WriteString("    coalesce(useridentity.arn, useridentity.invokedby) AS principal, sourceipaddress, account, region\n")
+	fmt.Fprintf(&b, "  FROM %s\n", AthenaTable)
+	fmt.Fprintf(&b, "  WHERE %s BETWEEN ? AND ?\n", PartitionDay)
+	for _, term := range where {
+		fmt.Fprintf(&b, "    AND %s\n", term)
+	}
+	b.WriteString(")")
+	if r.Firing.Immediate {
+		b.WriteString("\nSELECT event_time AS period_start, 1 AS period_count, event_time, eventid, eventname, errorcode, principal,\n")
+		b.WriteString("  sourceipaddress, account, region\nFROM matched\n")
+	} else {
+		fmt.Fprintf(&b, `, periods AS (
+  SELECT *, %s AS period_start
+  FROM matched
+), counted AS (
+  SELECT *, count(*) OVER (PARTITION BY period_start) AS period_count
+  FROM periods
+)
+SELECT period_start, period_count, event_time, eventid, eventname, errorcode, principal, sourceipaddress, account, region
+FROM counted
+WHERE period_count >= %s
+`, sqlPeriodStart("event_time", r.Firing.Period), sqlNumber(r.Firing.Threshold))
+	}
+	b.WriteString("ORDER BY event_time, eventid\n")
+	return b.String(), nil
+}
+
+// sqlCondition renders one condition. An op without a case here is an error, so that a new op
+// cannot be rendered as something it is not.
+func sqlCondition(c cond, values []string) (string, error) {
+	col, ok := resolveColumn(c.field)
+	if !ok {
+		return "", fmt.Errorf("field %s is not a string column of the CloudTrail table", c.field)
+	}
+	var test string // the test on one value, in terms of v
+	v := col.leaf
+	if col.array != "" {
+		v = "r." + col.leaf
+	}
+	switch c.op {
+	case opEquals:
+		if len(values) == 0 {
+			return "", fmt.Errorf("field %s: equals with no value", c.field)
+		}
+		test = v + " " + sqlIn(values)
+	case opPresent, opAbsent:
+		test = v + " IS NOT NULL"
+	default:
+		return "", fmt.Errorf("field %s: condition op %d has no Athena form", c.field, c.op)
+	}
+	if col.array == "" {
+		if c.op == opAbsent {
+			return v + " IS NULL", nil
+		}
+		return test, nil
+	}
+	holding := fmt.Sprintf("cardinality(filter(%s, r -> %s))", col.array, test) // elements for which it holds
+	if c.op == opAbsent {
+		return "coalesce(" + holding + ", 0) = 0", nil // no element has it, or no array at all
+	}
+	return holding + " > 0", nil
+}
+
+func sqlIn(values []string) string {
+	if len(values) == 1 {
+		return "= " + sqlString(values[0])
+	}
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = sqlString(v)
+	}
+	return "IN (" + strings.Join(quoted, ", ") + ")"
+}
+
+// sqlString quotes a string literal: SQL doubles an embedded quote.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func sqlNumber(f float64) string { return fmt.Sprintf("%g", f) }
+
+// goZeroToUnix is the seconds from Go's zero time (0001-01-01 UTC) to the Unix epoch. Replay's
+// periods are multiples of the period since Go's zero time (time.Truncate); the SQL counts from
+// the epoch, so a period that does not divide this is shifted by the remainder.
+const goZeroToUnix = 62135596800
+
+// sqlPeriodStart is the start of the period that holds the timestamp expression t, as
+// time.Truncate computes it: whole seconds, minus the seconds since the last period boundary.
+func sqlPeriodStart(t string, period time.Duration) string {
+	p := int64(period / time.Second)
+	since := fmt.Sprintf("date_diff('second', from_iso8601_timestamp('1970-01-01T00:00:00Z'), %s)", t)
+	if off := goZeroToUnix % p; off != 0 {
+		since = fmt.Sprintf("(%s + %d)", since, off)
+	}
+	return fmt.Sprintf("date_trunc('second', %s) - (%s %% %d) * INTERVAL '1' SECOND", t, since, p)
+}
+
+// oneLine keeps a title on its comment line.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,0 +1,153 @@
+package rules
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The Athena and Logs Insights renderings. That the SQL counts what replay counts is checked by
+// running it on DuckDB (infra/rules/duckcheck); these tests pin the texts and the refusals.
+
+var huntingParams = Params{TaskRoleARN: labTaskRole, KeyARNs: []string{
+	"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+	"arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321",
+}}
+
+// TestGoldenHuntingQueries pins every rule's Athena SQL and Logs Insights query, with the stack's
+// role and keys and without them; `go test -update` rewrites the files.
+func TestGoldenHuntingQueries(t *testing.T) {
+	for _, r := range Default() {
+		for _, params := range []struct {
+			suffix string
+			p      Params
+		}{{"", Params{}}, {".deployed", huntingParams}} {
+			sql, err := r.AthenaQuery(params.p)
+			switch {
+			case r.HasAthenaQuery() && err != nil:
+				t.Errorf("%s: %v", r.ID, err)
+			case r.HasAthenaQuery():
+				checkGolden(t, filepath.Join("testdata", "athena", r.ID+params.suffix+".sql"), sql)
+			case !errors.Is(err, ErrNotInTrail):
+				t.Errorf("%s reads app logs: Athena query %q, error %v; want ErrNotInTrail", r.ID, sql, err)
+			}
+			insights, err := r.InsightsQuery(params.p)
+			if err != nil {
+				t.Fatalf("%s: %v", r.ID, err)
+			}
+			checkGolden(t, filepath.Join("testdata", "insights", r.ID+params.suffix+".insights"), insights)
+		}
+	}
+}
+
+func TestEveryCloudTrailRuleHasAnAthenaQuery(t *testing.T) {
+	n := 0
+	for _, r := range Default() {
+		if r.HasAthenaQuery() {
+			n++
+		}
+		if r.HasAthenaQuery() == (r.Source == AppLogs) {
+			t.Errorf("%s (source %s): HasAthenaQuery %v", r.ID, r.Source, r.HasAthenaQuery())
+		}
+		if r.InsightsOnAppLogs() != (r.Source == AppLogs) {
+			t.Errorf("%s (source %s): Logs Insights on the app logs %v", r.ID, r.Source, r.InsightsOnAppLogs())
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d rules with an Athena query, want the four CloudTrail rules", n)
+	}
+}
+
+// A condition op the renderers do not know must stop the rendering, not pass as another op.
+func TestAnUnknownOpIsRefused(t *testing.T) {
+	r, _ := Lookup("kms-key-disable-or-delete")
+	const unknown = op(99)
+	r.when = append(append([]cond(nil), r.when...), cond{field: fieldName, op: unknown, values: []string{"x"}})
+	if q, err := r.AthenaQuery(Params{}); err == nil || !strings.Contains(err.Error(), "op 99") {
+		t.Errorf("Athena: %q, %v; want an error naming the op", q, err)
+	}
+	if q, err := r.InsightsQuery(Params{}); err == nil || !strings.Contains(err.Error(), "op 99") {
+		t.Errorf("Insights: %q, %v; want an error naming the op", q, err)
+	}
+}
+
+// Every op the matcher knows today has a rendering, on a plain column and inside resources[]. A new
+// op fails TestGoldenHuntingQueries (through the rule that uses it) until both renderers know it.
+func TestEveryKnownOpRenders(t *testing.T) {
+	r, _ := Lookup("kms-key-disable-or-delete")
+	for _, o := range []op{opEquals, opPresent, opAbsent} {
+		r.when = []cond{{field: fieldErrorCode, op: o, values: []string{"AccessDeniedException"}}, {field: fieldResource, op: o, values: []string{"arn:k"}}}
+		if _, err := r.AthenaQuery(Params{}); err != nil {
+			t.Errorf("op %d: Athena: %v", o, err)
+		}
+		if _, err := r.InsightsQuery(Params{}); err != nil {
+			t.Errorf("op %d: Insights: %v", o, err)
+		}
+	}
+}
+
+func TestAFieldOutsideTheCloudTrailTableIsRefused(t *testing.T) {
+	r, _ := Lookup("kms-key-disable-or-delete")
+	r.when = []cond{equals("requestParameters.keyId", "k")} // a JSON string column: no fields inside
+	if q, err := r.AthenaQuery(Params{}); err == nil {
+		t.Errorf("Athena rendered %q for a field inside requestparameters", q)
+	}
+	if q, err := r.InsightsQuery(Params{}); err == nil {
+		t.Errorf("Insights rendered %q for a field the table does not know", q)
+	}
+}
+
+func TestQuotesInValuesAreEscaped(t *testing.T) {
+	r, _ := Lookup("app-kms-errors")
+	p := Params{TaskRoleARN: `arn:aws:iam::111122223333:role/it's"odd\`}
+	sql, err := r.AthenaQuery(p)
+	if err != nil || !strings.Contains(sql, `= 'arn:aws:iam::111122223333:role/it''s"odd\'`) {
+		t.Errorf("SQL literal not escaped:\n%s (%v)", sql, err)
+	}
+	insights, err := r.InsightsQuery(p)
+	if err != nil || !strings.Contains(insights, `= "arn:aws:iam::111122223333:role/it's\"odd\\"`) {
+		t.Errorf("Insights string not escaped:\n%s (%v)", insights, err)
+	}
+}
+
+// The SQL's period start must be time.Truncate's, also for a period that does not divide a day
+// (periods since Go's zero time, not since the Unix epoch).
+func TestPeriodStartFollowsTimeTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		period time.Duration
+		want   string
+	}{
+		{time.Minute, "% 60)"},
+		{5 * time.Minute, "% 300)"},
+		{7 * time.Minute, "+ 60) % 420)"}, // 62135596800 = 147941897*420 + 60
+		{24 * time.Hour, "% 86400)"},
+	} {
+		if got := sqlPeriodStart("t", tc.period); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %s, want %q in it", tc.period, got, tc.want)
+		}
+	}
+	if zero := (time.Time{}).Unix(); goZeroToUnix != -zero {
+		t.Errorf("goZeroToUnix %d, want %d", goZeroToUnix, -zero)
+	}
+}
+
+func TestColumnTypesRenderAsHive(t *testing.T) {
+	var resources, identity string
+	for _, c := range CloudTrailColumns {
+		switch c.Name {
+		case "resources":
+			resources = c.Type.Hive()
+		case "useridentity":
+			identity = c.Type.Hive()
+		}
+	}
+	if resources != "array<struct<arn:string,accountid:string,type:string>>" {
+		t.Errorf("resources: %s", resources)
+	}
+	if !strings.Contains(identity, "sessionissuer:struct<type:string,principalid:string,arn:string,accountid:string,username:string>") ||
+		!strings.Contains(identity, "attributes:map<string,string>") {
+		t.Errorf("useridentity: %s", identity)
+	}
+}
