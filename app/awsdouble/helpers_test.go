@@ -3,6 +3,7 @@ package awsdouble_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -84,4 +85,14 @@ func errorCode(err error) string {
 func isA[T error](err error) bool {
 	var target T
 	return errors.As(err, &target)
+}
+
+// signWithoutSignature sets the SigV4 headers the double reads (the access key id of the credential scope and
+// the session token); the signature itself is a placeholder, since the double does not verify it.
+func signWithoutSignature(r *http.Request, creds awsdouble.Credentials, service string) {
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+creds.AccessKeyID+"/20261124/us-east-1/"+service+
+		"/aws4_request, SignedHeaders=host;x-amz-date, Signature=0000")
+	if creds.SessionToken != "" {
+		r.Header.Set("X-Amz-Security-Token", creds.SessionToken)
+	}
 }

@@ -53,7 +53,7 @@ func (s *Server) encrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 	var keyBuf [8]string
 	ctxKeys := sortedKeys(req.EncryptionContext, keyBuf[:])
 	ev.params = kmsParams(req.KeyID, req.EncryptionContext, ctxKeys, algorithmOrDefault(req.EncryptionAlgorithm), "")
-	key, aerr := s.requestKey(req.KeyID, ev)
+	key, aerr := s.requestKey(req.KeyID, ev, "Encrypt")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -119,6 +119,17 @@ func (s *Server) decrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 			return nil, s.keyNotFound(*req.KeyID)
 		}
 	}
+	if ev.key == nil {
+		return nil, invalidCiphertext()
+	}
+	// The named key (or the blob's) is authorized and must be usable before KMS compares it with the
+	// blob's: a disabled key named in the request is a DisabledException, as in the lab.
+	if aerr := s.authorize(ev, "Decrypt", ev.key.arn, ""); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkState(ev.key); aerr != nil {
+		return nil, aerr
+	}
 	if blobErr != nil || owner == nil {
 		return nil, invalidCiphertext()
 	}
@@ -155,7 +166,7 @@ func (s *Server) generateDataKey(body []byte, ev *event, out []byte) ([]byte, *a
 		lengthParam = `"numberOfBytes":` + strconv.Itoa(*req.NumberOfBytes)
 	}
 	ev.params = kmsParams(req.KeyID, req.EncryptionContext, ctxKeys, "", lengthParam)
-	key, aerr := s.requestKey(req.KeyID, ev)
+	key, aerr := s.requestKey(req.KeyID, ev, "GenerateDataKey")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -198,33 +209,44 @@ func (s *Server) describeKey(body []byte, ev *event, out []byte) ([]byte, *apiEr
 		return nil, err
 	}
 	ev.params = kmsParams(req.KeyID, nil, nil, "", "")
-	key, aerr := s.requestKey(req.KeyID, ev)
+	key, aerr := s.requestKey(req.KeyID, ev, "DescribeKey")
 	if aerr != nil {
 		return nil, aerr
 	}
-	enabled, state := "true", "Enabled"
-	if key.disabled.Load() {
-		enabled, state = "false", "Disabled"
-	}
+	state := key.state.Load()
 	out = append(out, `{"KeyMetadata":{"AWSAccountId":`...)
 	out = appendJSONString(out, s.opts.AccountID)
 	out = append(out, `,"Arn":`...)
 	out = appendJSONString(out, key.arn)
 	out = append(out, `,"CreationDate":`...)
 	out = appendEpochSeconds(out, key.created)
-	out = append(out, `,"CustomerMasterKeySpec":"SYMMETRIC_DEFAULT","Description":"","Enabled":`...)
-	out = append(out, enabled...)
+	out = append(out, `,"CustomerMasterKeySpec":"SYMMETRIC_DEFAULT",`...)
+	if state == keyPendingDeletion {
+		key.mu.Lock()
+		out = append(out, `"DeletionDate":`...)
+		out = appendEpochSeconds(out, key.deletionDate)
+		out = append(out, ',')
+		key.mu.Unlock()
+	}
+	out = append(out, `"Description":"","Enabled":`...)
+	out = strconv.AppendBool(out, state == keyEnabled)
 	out = append(out, `,"EncryptionAlgorithms":["SYMMETRIC_DEFAULT"],"KeyId":`...)
 	out = appendJSONString(out, key.id)
 	out = append(out, `,"KeyManager":"CUSTOMER","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"`...)
-	out = append(out, state...)
-	out = append(out, `","KeyUsage":"ENCRYPT_DECRYPT","MultiRegion":false,"Origin":"AWS_KMS"}}`...)
-	return out, nil
+	out = append(out, keyStateNames[state]...)
+	out = append(out, `","KeyUsage":"ENCRYPT_DECRYPT","MultiRegion":false,"Origin":"AWS_KMS"`...)
+	if state == keyPendingDeletion {
+		key.mu.Lock()
+		out = append(out, `,"PendingDeletionWindowInDays":`...)
+		out = strconv.AppendInt(out, int64(key.pendingDays), 10)
+		key.mu.Unlock()
+	}
+	return append(out, `}}`...), nil
 }
 
-// requestKey resolves a required KeyId (recording the key for resources), then applies any armed fault,
-// so a faulted call is logged against its key as AWS would.
-func (s *Server) requestKey(keyID *string, ev *event) (*kmsKey, *apiError) {
+// requestKey resolves a required KeyId (recording the key for resources), applies any armed fault, so a
+// faulted call is logged against its key as AWS would, then validates it and authorizes action on it.
+func (s *Server) requestKey(keyID *string, ev *event, action string) (*kmsKey, *apiError) {
 	var key *kmsKey
 	if keyID != nil {
 		key = s.lookupKey(*keyID)
@@ -242,6 +264,9 @@ func (s *Server) requestKey(keyID *string, ev *event) (*kmsKey, *apiError) {
 	if key == nil {
 		return nil, s.keyNotFound(*keyID)
 	}
+	if aerr := s.authorize(ev, action, key.arn, ""); aerr != nil {
+		return nil, aerr
+	}
 	return key, nil
 }
 
@@ -252,21 +277,80 @@ func checkKeyID(keyID string) *apiError {
 	return nil
 }
 
-// keyNotFound words the error as KMS does for an alias (always named by its ARN) and for anything else.
+// keyNotFound words the error as KMS does: an alias is always named by its ARN; a well-formed key id or key
+// ARN that names no key is "Key '<key ARN>' does not exist" (as recorded in
+// github.com/hashicorp/boundary-reference-architecture/issues/22); anything else is an invalid keyId.
 func (s *Server) keyNotFound(keyID string) *apiError {
 	switch {
 	case strings.HasPrefix(keyID, "alias/"):
 		return &apiError{"NotFoundException", "Alias " + s.aliasARN(keyID) + " is not found."}
 	case strings.Contains(keyID, ":alias/"):
 		return &apiError{"NotFoundException", "Alias " + keyID + " is not found."}
+	case isKeyID(keyID):
+		return &apiError{"NotFoundException", "Key '" + s.keyARN(keyID) + "' does not exist"}
+	case isKeyARN(keyID):
+		return &apiError{"NotFoundException", "Key '" + keyID + "' does not exist"}
 	}
 	return &apiError{"NotFoundException", "Invalid keyId '" + keyID + "'"}
 }
 
-// checkUsable refuses a disabled key, an algorithm a symmetric key does not have, and dry runs.
-func checkUsable(key *kmsKey, algorithm string, dryRun bool) *apiError {
-	if key.disabled.Load() {
+// isKeyID reports whether id has the shape of a KMS key id: a UUID, or mrk- and 32 hex digits for
+// multi-Region keys (https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-id).
+func isKeyID(id string) bool {
+	if hexDigits, ok := strings.CutPrefix(id, "mrk-"); ok {
+		return len(hexDigits) == 32 && strings.Trim(hexDigits, "0123456789abcdef") == ""
+	}
+	if len(id) != 36 {
+		return false
+	}
+	for i := range len(id) {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if id[i] != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdef", rune(id[i])):
+			return false
+		}
+	}
+	return true
+}
+
+// isKeyARN reports whether arn is arn:aws:kms:<region>:<account>:key/<key id>.
+func isKeyARN(arn string) bool {
+	rest, ok := strings.CutPrefix(arn, "arn:aws:kms:")
+	if !ok {
+		return false
+	}
+	_, rest, _ = strings.Cut(rest, ":") // region
+	account, resource, _ := strings.Cut(rest, ":")
+	id, ok := strings.CutPrefix(resource, "key/")
+	return ok && len(account) == 12 && isKeyID(id)
+}
+
+// checkState refuses a key that cannot be used for cryptography: DisabledException for a disabled key and
+// KMSInvalidStateException for one pending deletion, with the messages KMS sends
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html#API_Decrypt_Errors; the wording as
+// recorded in github.com/hashicorp/terraform-provider-aws/issues/17889).
+func checkState(key *kmsKey) *apiError {
+	switch key.state.Load() {
+	case keyDisabled:
 		return &apiError{"DisabledException", key.arn + " is disabled."}
+	case keyPendingDeletion:
+		return pendingDeletion(key)
+	}
+	return nil
+}
+
+func pendingDeletion(key *kmsKey) *apiError {
+	return &apiError{"KMSInvalidStateException", key.arn + " is pending deletion."}
+}
+
+// checkUsable refuses a key in a state that cannot encrypt or decrypt, an algorithm a symmetric key does not
+// have, and dry runs.
+func checkUsable(key *kmsKey, algorithm string, dryRun bool) *apiError {
+	if aerr := checkState(key); aerr != nil {
+		return aerr
 	}
 	switch algorithm {
 	case "", symmetricDefault:
