@@ -108,16 +108,16 @@ func (s *Server) Tasks(cluster, service string) []Task {
 }
 
 type updateServiceRequest struct {
-	Cluster            *string `json:"cluster"`
-	Service            *string `json:"service"`
-	DesiredCount       *int    `json:"desiredCount"`
-	ForceNewDeployment bool    `json:"forceNewDeployment"`
+	Cluster            *string `json:"cluster,omitempty"`
+	Service            *string `json:"service,omitempty"`
+	DesiredCount       *int    `json:"desiredCount,omitempty"`
+	ForceNewDeployment bool    `json:"forceNewDeployment,omitempty"`
 }
 
 type describeServicesRequest struct {
-	Cluster  *string  `json:"cluster"`
+	Cluster  *string  `json:"cluster,omitempty"`
 	Services []string `json:"services"`
-	Include  []string `json:"include"`
+	Include  []string `json:"include,omitempty"`
 }
 
 func (s *Server) updateService(body []byte, ev *event, out []byte) ([]byte, *apiError) {
