@@ -98,10 +98,10 @@ func (s *Server) lookupPrincipal(accessKeyID string) *principal {
 // roleFor returns the role with roleARN, creating it on first use. Roles of other accounts are created too:
 // they stand for the outside sessions a test plays, which the double's IAM cannot manage.
 func (s *Server) roleFor(roleARN string) (*role, error) {
-	account, name, ok := parseRoleARN(roleARN)
-	if !ok {
-		return nil, fmt.Errorf("awsdouble: %q is not a role ARN (arn:aws:iam::<account>:role/<name>)", roleARN)
+	if err := CheckRoleARN(roleARN); err != nil {
+		return nil, fmt.Errorf("awsdouble: %w", err)
 	}
+	account, name, _ := parseRoleARN(roleARN)
 	s.identMu.Lock()
 	defer s.identMu.Unlock()
 	if r, ok := s.roles[roleARN]; ok {
@@ -120,6 +120,14 @@ func (s *Server) roleNamed(name string) *role {
 		if r.account == s.opts.AccountID && r.name == name {
 			return r
 		}
+	}
+	return nil
+}
+
+// CheckRoleARN reports whether arn is a role ARN the double accepts as Options.RoleARN or for AssumeRole.
+func CheckRoleARN(arn string) error {
+	if _, _, ok := parseRoleARN(arn); !ok {
+		return fmt.Errorf("%q is not a role ARN (arn:aws:iam::<12-digit account>:role/<name>)", arn)
 	}
 	return nil
 }
