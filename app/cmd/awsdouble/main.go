@@ -43,11 +43,11 @@ type Config struct {
 	Alias         string
 	OtherKeyID    string
 	DisabledKeyID string
-	RoleARN   string
-	Region    string
-	AccountID string
-	TrailFile string
-	Secrets   []secretFlag
+	RoleARN       string
+	Region        string
+	AccountID     string
+	TrailFile     string
+	Secrets       []secretFlag
 }
 
 type secretFlag struct{ name, value string }
