@@ -73,10 +73,12 @@ func faultError(source, errType string) *apiError {
 
 const maxBodyBytes = 1 << 20
 
-// scratch holds one request's body and response; pooled because every request needs both.
+// scratch holds one request's body, response and event; pooled because every request needs them (the
+// event escapes through the operation functions, so it would otherwise cost an allocation per request).
 type scratch struct {
 	in  bytes.Buffer
 	out []byte
+	ev  event
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{out: make([]byte, 0, 2048)} }}
@@ -90,7 +92,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	fillRandom(ids[:])
 	var idText [72]byte
 	requestID := string(appendUUID(idText[:0], ids[:16]))
-	ev := event{
+	ev := &sc.ev
+	*ev = event{
 		requestID: requestID,
 		eventID:   string(appendUUID(idText[36:36], ids[16:])),
 		sourceIP:  sourceIP(r),
@@ -126,21 +129,21 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	ev.svc, ev.source = svc, svc.source
 	op, ok := svc.operations[opName]
 	if !ok {
-		sc.out = s.writeError(w, sc.out, &ev, svc.unknownOperation(opName))
+		sc.out = s.writeError(w, sc.out, ev, svc.unknownOperation(opName))
 		return
 	}
 	// Calls that fail authentication reach no account, so CloudTrail records them nowhere.
 	if ev.principal, ok = s.authenticate(accessKey, r.Header.Get("X-Amz-Security-Token")); !ok {
-		sc.out = s.writeError(w, sc.out, &ev, svc.unauthenticated(auth != "" && accessKey != ""))
+		sc.out = s.writeError(w, sc.out, ev, svc.unauthenticated(auth != "" && accessKey != ""))
 		return
 	}
 	ev.at = s.opts.Now().UTC()
 	ev.readOnly, ev.dataEvent = op.readOnly, op.dataEvent
 
-	resp, aerr := op.fn(s, body, &ev, sc.out[:0])
+	resp, aerr := op.fn(s, body, ev, sc.out[:0])
 	if aerr != nil {
 		ev.errorCode, ev.errorMessage = aerr.errType, aerr.message
-		sc.out = s.writeError(w, sc.out, &ev, aerr)
+		sc.out = s.writeError(w, sc.out, ev, aerr)
 	} else {
 		if svc.protocol == queryProtocol {
 			resp = svc.wrapResult(resp, opName, requestID)
@@ -151,7 +154,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(resp) // a failed write is the caller gone: nothing left to tell it
 		sc.out = resp[:0]    // keeps a grown buffer for the pool
 	}
-	s.record(&ev)
+	s.record(ev)
 }
 
 // authenticate maps the signing access key id to its principal; a session's key is valid only with the
