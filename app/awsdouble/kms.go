@@ -3,7 +3,6 @@ package awsdouble
 import (
 	"encoding/base64"
 	"strconv"
-	"strings"
 )
 
 // KMS operations, after the API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_Operations.html .
@@ -275,57 +274,6 @@ func checkKeyID(keyID string) *apiError {
 		return &apiError{"ValidationException", "1 validation error detected: Value '" + keyID + "' at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048"}
 	}
 	return nil
-}
-
-// keyNotFound words the error as KMS does: an alias is always named by its ARN; a well-formed key id or key
-// ARN that names no key is "Key '<key ARN>' does not exist" (as recorded in
-// github.com/hashicorp/boundary-reference-architecture/issues/22); anything else is an invalid keyId.
-func (s *Server) keyNotFound(keyID string) *apiError {
-	switch {
-	case strings.HasPrefix(keyID, "alias/"):
-		return &apiError{"NotFoundException", "Alias " + s.aliasARN(keyID) + " is not found."}
-	case strings.Contains(keyID, ":alias/"):
-		return &apiError{"NotFoundException", "Alias " + keyID + " is not found."}
-	case isKeyID(keyID):
-		return &apiError{"NotFoundException", "Key '" + s.keyARN(keyID) + "' does not exist"}
-	case isKeyARN(keyID):
-		return &apiError{"NotFoundException", "Key '" + keyID + "' does not exist"}
-	}
-	return &apiError{"NotFoundException", "Invalid keyId '" + keyID + "'"}
-}
-
-// isKeyID reports whether id has the shape of a KMS key id: a UUID, or mrk- and 32 hex digits for
-// multi-Region keys (https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-id).
-func isKeyID(id string) bool {
-	if hexDigits, ok := strings.CutPrefix(id, "mrk-"); ok {
-		return len(hexDigits) == 32 && strings.Trim(hexDigits, "0123456789abcdef") == ""
-	}
-	if len(id) != 36 {
-		return false
-	}
-	for i := range len(id) {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if id[i] != '-' {
-				return false
-			}
-		case !strings.ContainsRune("0123456789abcdef", rune(id[i])):
-			return false
-		}
-	}
-	return true
-}
-
-// isKeyARN reports whether arn is arn:aws:kms:<region>:<account>:key/<key id>.
-func isKeyARN(arn string) bool {
-	rest, ok := strings.CutPrefix(arn, "arn:aws:kms:")
-	if !ok {
-		return false
-	}
-	_, rest, _ = strings.Cut(rest, ":") // region
-	account, resource, _ := strings.Cut(rest, ":")
-	id, ok := strings.CutPrefix(resource, "key/")
-	return ok && len(account) == 12 && isKeyID(id)
 }
 
 // checkState refuses a key that cannot be used for cryptography: DisabledException for a disabled key and
