@@ -1,7 +1,8 @@
 // Package awsdouble is an in-process stand-in for the AWS services kmswatch's app, responder and rehearsals
 // call: KMS, Secrets Manager and ECS (JSON 1.1), IAM, STS and SNS (query protocol), all on one endpoint, so
-// the unmodified aws-sdk-go-v2 clients work against it through BaseEndpoint. Every authenticated request
-// yields a CloudTrail record as CloudTrail writes it, which the detection rules replay.
+// the unmodified aws-sdk-go-v2 clients work against it through BaseEndpoint. Every call of an operation it
+// serves, by a caller it knows, yields a CloudTrail record as CloudTrail writes it, failed calls included,
+// which the detection rules replay.
 //
 // # Identities
 //

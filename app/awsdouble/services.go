@@ -153,7 +153,8 @@ func (svc *service) unknownOperation(name string) *apiError {
 // unauthenticated is the refusal of a request whose access key id is unknown, or that is not signed at all,
 // in each protocol's terms: https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
 // (InvalidClientTokenId, MissingAuthenticationToken; 403) and, for JSON services, the 400
-// UnrecognizedClientException AWS answers with (e.g. github.com/aws/aws-sdk-php/issues/2444).
+// UnrecognizedClientException AWS answers with, as recorded for KMS in
+// github.com/aws/aws-encryption-sdk-java/issues/9 and with its body in github.com/aws/aws-sdk-php/issues/2444.
 func (svc *service) unauthenticated(signed bool) *apiError {
 	const invalid = "The security token included in the request is invalid."
 	switch {
