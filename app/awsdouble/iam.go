@@ -134,6 +134,22 @@ func (s *Server) listRolePolicies(_ []byte, ev *event, out []byte) ([]byte, *api
 	return append(out, "</PolicyNames><IsTruncated>false</IsTruncated>"...), nil
 }
 
+// RolePolicies returns a copy of the inline policies of the account's role roleName, by policy name, as they
+// were put; nil when there is no such role. Tests compare them before a change and after its undo.
+func (s *Server) RolePolicies(roleName string) map[string]string {
+	r := s.roleNamed(roleName)
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.policies))
+	for name, doc := range r.policies {
+		out[name] = doc
+	}
+	return out
+}
+
 // recompile rebuilds the role's Deny statements from its inline policies; r.mu is held.
 func (r *role) recompile() {
 	var denies []statement
