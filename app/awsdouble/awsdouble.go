@@ -75,7 +75,7 @@ type Key struct{ ID, ARN string }
 
 // Fault makes the next Times calls of Operation fail with ErrorType.
 type Fault struct {
-	Operation string // "Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey", "GetSecretValue"; "" = any
+	Operation string // a KMS or Secrets Manager operation: "Encrypt", "Decrypt", "ScheduleKeyDeletion", "GetSecretValue"...; "" = any of them
 	ErrorType string // AWS error type name, e.g. "ThrottlingException", "KMSInternalException", "DependencyTimeoutException"
 	Times     int    // number of calls that fail, then the fault is spent
 }
