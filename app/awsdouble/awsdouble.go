@@ -39,8 +39,9 @@
 //   - Secrets Manager GetSecretValue of secrets made with PutSecret.
 //
 // Not modelled: signature checks, session expiry, implicit denies (an action no policy allows is allowed
-// here), key policies, grants, resource policies and SCPs, multi-Region keys, key deletion at the end of
-// the waiting period.
+// here), key policies (so a session of another account may use the double's keys), grants, resource policies
+// and SCPs, user policies, multi-Region keys, key deletion at the end of the waiting period, and delivery of
+// SNS messages.
 package awsdouble
 
 import (
