@@ -1,6 +1,47 @@
-// Package awsdouble is an in-process stand-in for AWS KMS and Secrets Manager that speaks their real
-// JSON 1.1 wire protocol, so the unmodified aws-sdk-go-v2 clients work against it through BaseEndpoint.
-// Every request also yields a CloudTrail-shaped record, which the detection rules replay.
+// Package awsdouble is an in-process stand-in for the AWS services kmswatch's app, responder and rehearsals
+// call: KMS, Secrets Manager and ECS (JSON 1.1), IAM, STS and SNS (query protocol), all on one endpoint, so
+// the unmodified aws-sdk-go-v2 clients work against it through BaseEndpoint. Every call of an operation it
+// serves, by a caller it knows, yields a CloudTrail record as CloudTrail writes it, failed calls included,
+// which the detection rules replay.
+//
+// # Identities
+//
+// Requests are authenticated by the access key id in their SigV4 Authorization header (signatures are not
+// verified); a session's key needs its session token. An unknown key is refused as AWS refuses it
+// (UnrecognizedClientException, or InvalidClientTokenId for the query services) and leaves no record.
+// The principals:
+//
+//   - the task role (Options.RoleARN): New starts the ECS service Options.Cluster/Options.Service with
+//     Options.DesiredCount tasks, each running with a session of the task role named after its task id.
+//     The first task's session has DefaultCredentials, which ClientConfig signs with;
+//   - any other role session, of this account or another (an outside caller): AssumeRole;
+//   - an IAM user with a long-term key: AddUser.
+//
+// Each record's userIdentity is CloudTrail's for that identity type, and its sourceIPAddress is the
+// request's X-Forwarded-For (first entry) or else the peer address: ClientConfigFor(endpoint, creds, ip)
+// makes a client that calls from ip, so a test can play stolen credentials used from elsewhere.
+//
+// # What the responder and the scenarios drive
+//
+//   - IAM PutRolePolicy, DeleteRolePolicy, GetRolePolicy (the document URL-encoded, as IAM returns it),
+//     ListRolePolicies on the roles of Options.AccountID. The Deny statements of a role's inline policies are
+//     evaluated on every later call of its sessions (see policy.go for the subset modelled): the policy IAM's
+//     console writes for "Revoke active sessions" (a Deny of "*" on "*" when aws:TokenIssueTime is before a
+//     date) refuses older sessions with AccessDeniedException in KMS's words and leaves newer ones alone.
+//     Policies take effect at once; IAM's own propagation delay is not modelled.
+//   - STS GetCallerIdentity (never denied, as STS documents), and AssumeRole as a Go call.
+//   - ECS UpdateService (desiredCount, forceNewDeployment) and DescribeServices: a forced deployment stops the
+//     service's tasks and starts new ones whose task role sessions are issued at that moment; rollouts
+//     complete at once. Tasks lists the running tasks and their credentials.
+//   - KMS Encrypt, Decrypt, GenerateDataKey, DescribeKey, ScheduleKeyDeletion, CancelKeyDeletion (the key stays
+//     Disabled), DisableKey, EnableKey, GetKeyPolicy, PutKeyPolicy (stored, not evaluated).
+//   - SNS Publish to topics made with CreateTopic; Messages returns what was published.
+//   - Secrets Manager GetSecretValue of secrets made with PutSecret.
+//
+// Not modelled: signature checks, session expiry, implicit denies (an action no policy allows is allowed
+// here), key policies (so a session of another account may use the double's keys), grants, resource policies
+// and SCPs, user policies, multi-Region keys, key deletion at the end of the waiting period, and delivery of
+// SNS messages.
 package awsdouble
 
 import (
@@ -13,19 +54,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // Options configure a Server. Zero values take the documented defaults.
 type Options struct {
 	Region    string // default "us-east-1"
 	AccountID string // default "111122223333"
-	// RoleARN is the IAM role the caller is assumed to be; recorded as userIdentity.sessionContext.sessionIssuer.arn
-	// (the monitoring's filter keys on it). Default "arn:aws:iam::111122223333:role/kmswatch-task".
-	RoleARN    string
-	MaxRecords int                   // ring of kept records; default 10000; older dropped
-	OnRecord   func(json.RawMessage) // optional: called (synchronously, under no lock) with each CloudTrail record
-	Now        func() time.Time      // default time.Now
+	// RoleARN is the ECS task role: its sessions are the app's identity, userIdentity.sessionContext.sessionIssuer.arn
+	// in their records (the monitoring's filter keys on it). Default "arn:aws:iam::111122223333:role/kmswatch-task".
+	RoleARN      string
+	Cluster      string                // ECS cluster of the app's service; default "kmswatch"
+	Service      string                // ECS service running with RoleARN; default "kmswatch-app"
+	DesiredCount int                   // tasks the service starts with; default 1
+	MaxRecords   int                   // ring of kept records; default 10000; older dropped
+	OnRecord     func(json.RawMessage) // optional: called (synchronously, under no lock) with each CloudTrail record
+	Now          func() time.Time      // default time.Now
 }
 
 // Key identifies a KMS key held by the double.
@@ -33,7 +76,7 @@ type Key struct{ ID, ARN string }
 
 // Fault makes the next Times calls of Operation fail with ErrorType.
 type Fault struct {
-	Operation string // "Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey", "GetSecretValue"; "" = any
+	Operation string // a KMS or Secrets Manager operation: "Encrypt", "Decrypt", "ScheduleKeyDeletion", "GetSecretValue"...; "" = any of them
 	ErrorType string // AWS error type name, e.g. "ThrottlingException", "KMSInternalException", "DependencyTimeoutException"
 	Times     int    // number of calls that fail, then the fault is spent
 }
@@ -48,6 +91,17 @@ type Server struct {
 	secMu   sync.RWMutex
 	secrets map[string]*secret // by name and ARN
 
+	identMu    sync.Mutex
+	principals atomic.Pointer[map[string]*principal] // by access key id; copied on write
+	roles      map[string]*role                      // by ARN
+
+	ecsMu    sync.Mutex
+	clusters map[string]map[string]*ecsService // cluster name -> service name -> service
+
+	snsMu    sync.Mutex
+	topics   map[string]bool // by ARN
+	messages []Message
+
 	faultsMu      sync.Mutex
 	faults        []Fault
 	faultsPending atomic.Int64 // lets the hot path skip faultsMu when no fault is armed
@@ -56,20 +110,20 @@ type Server struct {
 	otherMu sync.Mutex
 	other   map[string]int64 // anything else that arrived
 
-	trail trailRing
-	ident identity
+	trail      trailRing
+	tlsDetails [][]byte // per service index
 }
 
 const (
 	defaultRegion  = "us-east-1"
 	defaultAccount = "111122223333"
 	defaultRoleARN = "arn:aws:iam::111122223333:role/kmswatch-task"
+	defaultCluster = "kmswatch"
+	defaultService = "kmswatch-app"
 )
 
-// knownOperations are the operations the double implements, by the name X-Amz-Target carries after the dot.
-var knownOperations = []string{"Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey", "GetSecretValue"}
-
-// New returns a Server with no keys and no secrets.
+// New returns a Server with no keys, secrets or topics, and the task role's ECS service running.
+// It panics if Options.RoleARN is not a role ARN.
 func New(opts Options) *Server {
 	if opts.Region == "" {
 		opts.Region = defaultRegion
@@ -80,6 +134,15 @@ func New(opts Options) *Server {
 	if opts.RoleARN == "" {
 		opts.RoleARN = defaultRoleARN
 	}
+	if opts.Cluster == "" {
+		opts.Cluster = defaultCluster
+	}
+	if opts.Service == "" {
+		opts.Service = defaultService
+	}
+	if opts.DesiredCount <= 0 {
+		opts.DesiredCount = 1
+	}
 	if opts.MaxRecords <= 0 {
 		opts.MaxRecords = 10000
 	}
@@ -87,18 +150,27 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts:    opts,
-		started: opts.Now().UTC(),
-		keys:    map[string]*kmsKey{},
-		secrets: map[string]*secret{},
-		calls:   make(map[string]*atomic.Int64, len(knownOperations)),
-		other:   map[string]int64{},
+		opts:     opts,
+		started:  opts.Now().UTC(),
+		keys:     map[string]*kmsKey{},
+		secrets:  map[string]*secret{},
+		roles:    map[string]*role{},
+		clusters: map[string]map[string]*ecsService{},
+		topics:   map[string]bool{},
+		calls:    map[string]*atomic.Int64{},
+		other:    map[string]int64{},
 	}
-	for _, op := range knownOperations {
-		s.calls[op] = new(atomic.Int64)
+	s.principals.Store(&map[string]*principal{})
+	for _, svc := range services {
+		s.tlsDetails = append(s.tlsDetails, tlsDetailsJSON(svc, opts.Region))
+		for op := range svc.operations {
+			s.calls[op] = new(atomic.Int64)
+		}
 	}
 	s.trail.init(opts.MaxRecords)
-	s.ident = newIdentity(opts.RoleARN, opts.AccountID, s.started)
+	if err := s.startAppService(); err != nil {
+		panic(err)
+	}
 	return s
 }
 
@@ -158,23 +230,45 @@ func (s *Server) countCall(op string) {
 // Records returns the kept CloudTrail records, oldest first.
 func (s *Server) Records() []json.RawMessage { return s.trail.snapshot() }
 
-// ClientConfig is an SDK config aimed at a double at endpoint: region us-east-1, static test credentials and
-// the SDK's default (standard) retryer, so retries behave as they would against AWS. Its HTTP client keeps
-// more idle connections per host than the SDK's 10, because everything goes to one host here and
-// concurrent callers would otherwise open a new connection per request.
+// ClientConfig is an SDK config aimed at a double at endpoint, signed with DefaultCredentials (the task
+// role's first session): region us-east-1 and the SDK's default (standard) retryer, so retries behave as
+// they would against AWS. Its HTTP client keeps more idle connections per host than the SDK's 10, because
+// everything goes to one host here and concurrent callers would otherwise open a new connection per request.
 func ClientConfig(endpoint string) aws.Config {
-	return aws.Config{
+	return ClientConfigFor(endpoint, DefaultCredentials, "")
+}
+
+// ClientConfigFor is ClientConfig signed with creds; a non-empty sourceIP is sent as X-Forwarded-For, so the
+// double records the calls as made from that address.
+func ClientConfigFor(endpoint string, creds Credentials, sourceIP string) aws.Config {
+	client := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = idleConnsPerHost
+	})
+	cfg := aws.Config{
 		Region:       defaultRegion,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""),
+		Credentials:  creds.Provider(),
 		BaseEndpoint: aws.String(endpoint),
 		Retryer:      func() aws.Retryer { return retry.NewStandard() },
-		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.MaxIdleConnsPerHost = idleConnsPerHost
-		}),
+		HTTPClient:   client,
 	}
+	if sourceIP != "" {
+		cfg.HTTPClient = forwardedFor{next: client, ip: sourceIP}
+	}
+	return cfg
 }
 
 const idleConnsPerHost = 128
 
-// ServeHTTP answers one JSON 1.1 request, routed by X-Amz-Target.
+// forwardedFor adds X-Forwarded-For to every request, as a proxy in front of the double would.
+type forwardedFor struct {
+	next aws.HTTPClient
+	ip   string
+}
+
+func (f forwardedFor) Do(r *http.Request) (*http.Response, error) {
+	r.Header.Set("X-Forwarded-For", f.ip)
+	return f.next.Do(r)
+}
+
+// ServeHTTP answers one request, routed by X-Amz-Target (JSON 1.1) or by its signing scope (query protocol).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }

@@ -56,6 +56,7 @@ func BenchmarkServeEncryptAndDecrypt(b *testing.B) {
 	serve := func(target, body string) {
 		r, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 		r.Header.Set("X-Amz-Target", target)
+		signWithoutSignature(r, awsdouble.DefaultCredentials, "kms")
 		r.RemoteAddr = "127.0.0.1:40000"
 		w := &discardResponse{header: http.Header{}}
 		s.ServeHTTP(w, r)

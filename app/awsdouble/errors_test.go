@@ -154,15 +154,21 @@ func TestWireFormat(t *testing.T) {
 	d := mustStart(t, awsdouble.Options{})
 	cases := []struct {
 		name, target, body string
+		creds              *awsdouble.Credentials // nil: not signed
 		wantStatus         int
 		wantType           string
 		wantMessageMember  string
 	}{
-		{"unknown KMS operation", "TrentService.CreateKey", `{}`, 400, "UnknownOperationException", ""},
-		{"missing target", "", `{}`, 400, "UnknownOperationException", ""},
-		{"KMS error body uses message", "TrentService.Encrypt", `{"KeyId":"alias/missing","Plaintext":"cA=="}`, 400, "NotFoundException", "message"},
-		{"Secrets Manager error body uses Message", "secretsmanager.GetSecretValue", `{"SecretId":"missing"}`, 400, "ResourceNotFoundException", "Message"},
-		{"malformed JSON", "TrentService.Encrypt", `{"KeyId":`, 400, "SerializationException", "message"},
+		{"unknown KMS operation", "TrentService.CreateKey", `{}`, &awsdouble.DefaultCredentials, 400, "UnknownOperationException", ""},
+		{"missing target", "", `{}`, &awsdouble.DefaultCredentials, 400, "UnknownOperationException", ""},
+		{"KMS error body uses message", "TrentService.Encrypt", `{"KeyId":"alias/missing","Plaintext":"cA=="}`, &awsdouble.DefaultCredentials, 400, "NotFoundException", "message"},
+		{"Secrets Manager error body uses Message", "secretsmanager.GetSecretValue", `{"SecretId":"missing"}`, &awsdouble.DefaultCredentials, 400, "ResourceNotFoundException", "Message"},
+		{"malformed JSON", "TrentService.Encrypt", `{"KeyId":`, &awsdouble.DefaultCredentials, 400, "SerializationException", "message"},
+		{"unsigned request", "TrentService.Encrypt", `{"KeyId":"alias/missing","Plaintext":"cA=="}`, nil, 400, "MissingAuthenticationTokenException", "message"},
+		{"unknown access key", "TrentService.Encrypt", `{"KeyId":"alias/missing","Plaintext":"cA=="}`,
+			&awsdouble.Credentials{AccessKeyID: "ASIAUNKNOWNEXAMPLE00", SessionToken: "t"}, 400, "UnrecognizedClientException", "message"},
+		{"session key without its token", "TrentService.Encrypt", `{"KeyId":"alias/missing","Plaintext":"cA=="}`,
+			&awsdouble.Credentials{AccessKeyID: awsdouble.DefaultCredentials.AccessKeyID}, 400, "UnrecognizedClientException", "message"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +179,9 @@ func TestWireFormat(t *testing.T) {
 			req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 			if tc.target != "" {
 				req.Header.Set("X-Amz-Target", tc.target)
+			}
+			if tc.creds != nil {
+				signWithoutSignature(req, *tc.creds, "kms")
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -195,7 +204,7 @@ func TestWireFormat(t *testing.T) {
 		})
 	}
 	if n := len(d.Records()); n != 3 {
-		t.Errorf("%d records, want 3: calls to unknown operations are not logged", n)
+		t.Errorf("%d records, want 3: calls to unknown operations and unauthenticated calls are not logged", n)
 	}
 	if d.Calls("CreateKey") != 1 {
 		t.Errorf("Calls(CreateKey) = %d, want 1", d.Calls("CreateKey"))

@@ -3,7 +3,6 @@ package awsdouble
 import (
 	"encoding/base64"
 	"strconv"
-	"strings"
 )
 
 // KMS operations, after the API reference: https://docs.aws.amazon.com/kms/latest/APIReference/API_Operations.html .
@@ -53,7 +52,7 @@ func (s *Server) encrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 	var keyBuf [8]string
 	ctxKeys := sortedKeys(req.EncryptionContext, keyBuf[:])
 	ev.params = kmsParams(req.KeyID, req.EncryptionContext, ctxKeys, algorithmOrDefault(req.EncryptionAlgorithm), "")
-	key, aerr := s.requestKey(req.KeyID, ev)
+	key, aerr := s.requestKey(req.KeyID, ev, "Encrypt")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -119,6 +118,17 @@ func (s *Server) decrypt(body []byte, ev *event, out []byte) ([]byte, *apiError)
 			return nil, s.keyNotFound(*req.KeyID)
 		}
 	}
+	if ev.key == nil {
+		return nil, invalidCiphertext()
+	}
+	// The named key (or the blob's) is authorized and must be usable before KMS compares it with the
+	// blob's: a disabled key named in the request is a DisabledException, as in the lab.
+	if aerr := s.authorize(ev, "Decrypt", ev.key.arn, ""); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkState(ev.key); aerr != nil {
+		return nil, aerr
+	}
 	if blobErr != nil || owner == nil {
 		return nil, invalidCiphertext()
 	}
@@ -155,7 +165,7 @@ func (s *Server) generateDataKey(body []byte, ev *event, out []byte) ([]byte, *a
 		lengthParam = `"numberOfBytes":` + strconv.Itoa(*req.NumberOfBytes)
 	}
 	ev.params = kmsParams(req.KeyID, req.EncryptionContext, ctxKeys, "", lengthParam)
-	key, aerr := s.requestKey(req.KeyID, ev)
+	key, aerr := s.requestKey(req.KeyID, ev, "GenerateDataKey")
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -198,33 +208,44 @@ func (s *Server) describeKey(body []byte, ev *event, out []byte) ([]byte, *apiEr
 		return nil, err
 	}
 	ev.params = kmsParams(req.KeyID, nil, nil, "", "")
-	key, aerr := s.requestKey(req.KeyID, ev)
+	key, aerr := s.requestKey(req.KeyID, ev, "DescribeKey")
 	if aerr != nil {
 		return nil, aerr
 	}
-	enabled, state := "true", "Enabled"
-	if key.disabled.Load() {
-		enabled, state = "false", "Disabled"
-	}
+	state := key.state.Load()
 	out = append(out, `{"KeyMetadata":{"AWSAccountId":`...)
 	out = appendJSONString(out, s.opts.AccountID)
 	out = append(out, `,"Arn":`...)
 	out = appendJSONString(out, key.arn)
 	out = append(out, `,"CreationDate":`...)
 	out = appendEpochSeconds(out, key.created)
-	out = append(out, `,"CustomerMasterKeySpec":"SYMMETRIC_DEFAULT","Description":"","Enabled":`...)
-	out = append(out, enabled...)
+	out = append(out, `,"CustomerMasterKeySpec":"SYMMETRIC_DEFAULT",`...)
+	if state == keyPendingDeletion {
+		key.mu.Lock()
+		out = append(out, `"DeletionDate":`...)
+		out = appendEpochSeconds(out, key.deletionDate)
+		out = append(out, ',')
+		key.mu.Unlock()
+	}
+	out = append(out, `"Description":"","Enabled":`...)
+	out = strconv.AppendBool(out, state == keyEnabled)
 	out = append(out, `,"EncryptionAlgorithms":["SYMMETRIC_DEFAULT"],"KeyId":`...)
 	out = appendJSONString(out, key.id)
 	out = append(out, `,"KeyManager":"CUSTOMER","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"`...)
-	out = append(out, state...)
-	out = append(out, `","KeyUsage":"ENCRYPT_DECRYPT","MultiRegion":false,"Origin":"AWS_KMS"}}`...)
-	return out, nil
+	out = append(out, keyStateNames[state]...)
+	out = append(out, `","KeyUsage":"ENCRYPT_DECRYPT","MultiRegion":false,"Origin":"AWS_KMS"`...)
+	if state == keyPendingDeletion {
+		key.mu.Lock()
+		out = append(out, `,"PendingDeletionWindowInDays":`...)
+		out = strconv.AppendInt(out, int64(key.pendingDays), 10)
+		key.mu.Unlock()
+	}
+	return append(out, `}}`...), nil
 }
 
-// requestKey resolves a required KeyId (recording the key for resources), then applies any armed fault,
-// so a faulted call is logged against its key as AWS would.
-func (s *Server) requestKey(keyID *string, ev *event) (*kmsKey, *apiError) {
+// requestKey resolves a required KeyId (recording the key for resources), applies any armed fault, so a
+// faulted call is logged against its key as AWS would, then validates it and authorizes action on it.
+func (s *Server) requestKey(keyID *string, ev *event, action string) (*kmsKey, *apiError) {
 	var key *kmsKey
 	if keyID != nil {
 		key = s.lookupKey(*keyID)
@@ -242,6 +263,9 @@ func (s *Server) requestKey(keyID *string, ev *event) (*kmsKey, *apiError) {
 	if key == nil {
 		return nil, s.keyNotFound(*keyID)
 	}
+	if aerr := s.authorize(ev, action, key.arn, ""); aerr != nil {
+		return nil, aerr
+	}
 	return key, nil
 }
 
@@ -252,21 +276,29 @@ func checkKeyID(keyID string) *apiError {
 	return nil
 }
 
-// keyNotFound words the error as KMS does for an alias (always named by its ARN) and for anything else.
-func (s *Server) keyNotFound(keyID string) *apiError {
-	switch {
-	case strings.HasPrefix(keyID, "alias/"):
-		return &apiError{"NotFoundException", "Alias " + s.aliasARN(keyID) + " is not found."}
-	case strings.Contains(keyID, ":alias/"):
-		return &apiError{"NotFoundException", "Alias " + keyID + " is not found."}
+// checkState refuses a key that cannot be used for cryptography: DisabledException for a disabled key and
+// KMSInvalidStateException for one pending deletion, with the messages KMS sends
+// (https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html#API_Decrypt_Errors; the wording as
+// recorded in github.com/hashicorp/terraform-provider-aws/issues/17889).
+func checkState(key *kmsKey) *apiError {
+	switch key.state.Load() {
+	case keyDisabled:
+		return &apiError{"DisabledException", key.arn + " is disabled."}
+	case keyPendingDeletion:
+		return pendingDeletion(key)
 	}
-	return &apiError{"NotFoundException", "Invalid keyId '" + keyID + "'"}
+	return nil
 }
 
-// checkUsable refuses a disabled key, an algorithm a symmetric key does not have, and dry runs.
+func pendingDeletion(key *kmsKey) *apiError {
+	return &apiError{"KMSInvalidStateException", key.arn + " is pending deletion."}
+}
+
+// checkUsable refuses a key in a state that cannot encrypt or decrypt, an algorithm a symmetric key does not
+// have, and dry runs.
 func checkUsable(key *kmsKey, algorithm string, dryRun bool) *apiError {
-	if key.disabled.Load() {
-		return &apiError{"DisabledException", key.arn + " is disabled."}
+	if aerr := checkState(key); aerr != nil {
+		return aerr
 	}
 	switch algorithm {
 	case "", symmetricDefault:

@@ -74,6 +74,10 @@ func (s *Server) getSecretValue(body []byte, ev *event, out []byte) ([]byte, *ap
 		(req.VersionStage != "" && req.VersionStage != currentStage) {
 		return nil, &apiError{"ResourceNotFoundException", "Secrets Manager can't find the specified secret."}
 	}
+	ev.resourceARN, ev.resourceTy = sec.arn, "AWS::SecretsManager::Secret"
+	if aerr := s.authorize(ev, "GetSecretValue", sec.arn, ""); aerr != nil {
+		return nil, aerr
+	}
 	out = append(out, `{"ARN":`...)
 	out = appendJSONString(out, sec.arn)
 	out = append(out, `,"CreatedDate":`...)

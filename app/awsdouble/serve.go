@@ -6,18 +6,22 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-// apiError is an AWS error response: the __type and message of the JSON body.
+// apiError is an AWS error response: its error code (JSON __type, query Code) and message.
 type apiError struct{ errType, message string }
 
 // errorStatus holds the HTTP status of each error type that is not 400, as the API references list them
 // (https://docs.aws.amazon.com/kms/latest/APIReference/API_Decrypt.html#API_Decrypt_Errors ,
 // https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html ,
-// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html#API_GetSecretValue_Errors);
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html#API_GetSecretValue_Errors ,
+// https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRolePolicy.html#API_GetRolePolicy_Errors ,
+// https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors);
 // ThrottlingException is a 400 (https://docs.aws.amazon.com/kms/latest/developerguide/throttling.html).
 // The 500s are the shapes botocore's model marks "fault": true. The Smithy model's httpError traits differ
 // (404 NotFoundException, 409 DisabledException); the API reference and SDK error reports from the field say 400.
@@ -27,8 +31,18 @@ var errorStatus = map[string]int{
 	"KeyUnavailableException":    http.StatusInternalServerError,
 	"InternalFailure":            http.StatusInternalServerError,
 	"InternalServiceError":       http.StatusInternalServerError,
+	"ServiceFailure":             http.StatusInternalServerError,
+	"ServerException":            http.StatusInternalServerError,
 	"ServiceUnavailable":         http.StatusServiceUnavailable,
 	"DryRunOperationException":   http.StatusPreconditionFailed,
+	// Query protocol services (IAM, STS, SNS): https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html
+	"InvalidClientTokenId":       http.StatusForbidden,
+	"MissingAuthenticationToken": http.StatusForbidden,
+	"AccessDenied":               http.StatusForbidden,
+	"AuthorizationError":         http.StatusForbidden,
+	"NoSuchEntity":               http.StatusNotFound,
+	"NotFound":                   http.StatusNotFound,
+	"LimitExceeded":              http.StatusConflict,
 }
 
 func statusOf(errType string) int {
@@ -57,35 +71,17 @@ func faultError(source, errType string) *apiError {
 	return &apiError{errType: errType, message: msg}
 }
 
-const (
-	kmsTarget     = "TrentService."
-	secretsTarget = "secretsmanager."
-	maxBodyBytes  = 1 << 20
-	kmsSource     = "kms.amazonaws.com"
-	secretsSource = "secretsmanager.amazonaws.com"
-)
+const maxBodyBytes = 1 << 20
 
-// scratch holds one request's body and response; pooled because every request needs both.
+// scratch holds one request's body, response and event; pooled because every request needs them (the
+// event escapes through the operation functions, so it would otherwise cost an allocation per request).
 type scratch struct {
 	in  bytes.Buffer
 	out []byte
+	ev  event
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{out: make([]byte, 0, 2048)} }}
-
-// operationFunc parses one request body, fills ev, and appends the response body to out.
-type operationFunc func(s *Server, body []byte, ev *event, out []byte) ([]byte, *apiError)
-
-var kmsOperations = map[string]operationFunc{
-	"Encrypt":         (*Server).encrypt,
-	"Decrypt":         (*Server).decrypt,
-	"GenerateDataKey": (*Server).generateDataKey,
-	"DescribeKey":     (*Server).describeKey,
-}
-
-var secretsOperations = map[string]operationFunc{
-	"GetSecretValue": (*Server).getSecretValue,
-}
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	sc := scratchPool.Get().(*scratch)
@@ -96,66 +92,99 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	fillRandom(ids[:])
 	var idText [72]byte
 	requestID := string(appendUUID(idText[:0], ids[:16]))
-	ev := event{
-		requestID:   requestID,
-		eventID:     string(appendUUID(idText[36:36], ids[16:])),
-		sourceIP:    remoteIP(r.RemoteAddr),
-		userAgent:   r.UserAgent(),
-		accessKeyID: accessKeyID(r.Header.Get("Authorization")),
+	ev := &sc.ev
+	*ev = event{
+		requestID: requestID,
+		eventID:   string(appendUUID(idText[36:36], ids[16:])),
+		sourceIP:  sourceIP(r),
+		userAgent: r.UserAgent(),
 	}
-
-	target := r.Header.Get("X-Amz-Target")
-	var op operationFunc
-	switch {
-	case strings.HasPrefix(target, kmsTarget):
-		ev.source, ev.name = kmsSource, target[len(kmsTarget):]
-		op = kmsOperations[ev.name]
-	case strings.HasPrefix(target, secretsTarget):
-		ev.source, ev.name = secretsSource, target[len(secretsTarget):]
-		op = secretsOperations[ev.name]
-	default:
-		ev.name = target
-	}
-	s.countCall(ev.name)
+	auth := r.Header.Get("Authorization")
+	accessKey, scope := parseCredentialScope(auth)
 
 	h := w.Header()
-	h["Content-Type"] = []string{"application/x-amz-json-1.1"}
 	h["X-Amzn-Requestid"] = []string{requestID}
-	if op == nil {
-		// AWS does not log calls to operations that do not exist.
-		sc.out = writeError(w, sc.out, ev.source, &apiError{errType: "UnknownOperationException"})
-		return
-	}
 	if _, err := sc.in.ReadFrom(io.LimitReader(r.Body, maxBodyBytes)); err != nil {
-		sc.out = writeError(w, sc.out, ev.source, &apiError{errType: "SerializationException", message: "could not read the request body"})
+		h["Content-Type"] = []string{jsonContentType}
+		sc.out = writeJSONError(w, sc.out, kmsService, &apiError{errType: "SerializationException", message: "could not read the request body"})
 		return
 	}
+	body := sc.in.Bytes()
 
-	resp, aerr := op(s, sc.in.Bytes(), &ev, sc.out[:0])
+	svc, opName := routeJSON(r.Header.Get("X-Amz-Target"))
+	if svc == nil && r.Method == http.MethodPost && isForm(r.Header.Get("Content-Type")) {
+		form, err := url.ParseQuery(string(body))
+		if err == nil {
+			svc, opName, ev.form = routeQuery(scope, form), form.Get("Action"), form
+		}
+	}
+	ev.name = opName
+	s.countCall(opName)
+	if svc == nil {
+		// AWS does not log calls to operations that do not exist.
+		h["Content-Type"] = []string{jsonContentType}
+		sc.out = writeJSONError(w, sc.out, kmsService, &apiError{errType: "UnknownOperationException"})
+		return
+	}
+	ev.svc, ev.source = svc, svc.source
+	op, ok := svc.operations[opName]
+	if !ok {
+		sc.out = s.writeError(w, sc.out, ev, svc.unknownOperation(opName))
+		return
+	}
+	// Calls that fail authentication reach no account, so CloudTrail records them nowhere.
+	if ev.principal, ok = s.authenticate(accessKey, r.Header.Get("X-Amz-Security-Token")); !ok {
+		sc.out = s.writeError(w, sc.out, ev, svc.unauthenticated(auth != "" && accessKey != ""))
+		return
+	}
+	ev.at = s.opts.Now().UTC()
+	ev.readOnly, ev.dataEvent = op.readOnly, op.dataEvent
+
+	resp, aerr := op.fn(s, body, ev, sc.out[:0])
 	if aerr != nil {
 		ev.errorCode, ev.errorMessage = aerr.errType, aerr.message
-		sc.out = writeError(w, sc.out, ev.source, aerr)
+		sc.out = s.writeError(w, sc.out, ev, aerr)
 	} else {
+		if svc.protocol == queryProtocol {
+			resp = svc.wrapResult(resp, opName, requestID)
+		}
+		h["Content-Type"] = []string{svc.contentType()}
 		h["Content-Length"] = []string{strconv.Itoa(len(resp))}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(resp) // a failed write is the caller gone: nothing left to tell it
 		sc.out = resp[:0]    // keeps a grown buffer for the pool
 	}
-	s.record(&ev)
+	s.record(ev)
 }
 
-// writeError sends err the way JSON 1.1 services do, using buf; KMS spells the member "message",
-// Secrets Manager "Message" (the SDK reads either).
-func writeError(w http.ResponseWriter, buf []byte, source string, err *apiError) []byte {
+// authenticate maps the signing access key id to its principal; a session's key is valid only with the
+// session token STS issued with it.
+func (s *Server) authenticate(accessKeyID, token string) (*principal, bool) {
+	p := s.lookupPrincipal(accessKeyID)
+	if p == nil || p.sessionToken != token {
+		return nil, false
+	}
+	return p, true
+}
+
+func (s *Server) writeError(w http.ResponseWriter, buf []byte, ev *event, err *apiError) []byte {
+	w.Header()["Content-Type"] = []string{ev.svc.contentType()}
+	if ev.svc.protocol == queryProtocol {
+		return writeQueryError(w, buf, ev.svc, err, ev.requestID)
+	}
+	return writeJSONError(w, buf, ev.svc, err)
+}
+
+// writeJSONError sends err the way JSON 1.1 services do, using buf; KMS and ECS spell the member
+// "message", Secrets Manager "Message" (the SDK reads either).
+func writeJSONError(w http.ResponseWriter, buf []byte, svc *service, err *apiError) []byte {
 	b := buf[:0]
 	b = append(b, `{"__type":`...)
 	b = appendJSONString(b, err.errType)
 	if err.message != "" {
-		if source == secretsSource {
-			b = append(b, `,"Message":`...)
-		} else {
-			b = append(b, `,"message":`...)
-		}
+		b = append(b, `,"`...)
+		b = append(b, svc.messageMember...)
+		b = append(b, `":`...)
 		b = appendJSONString(b, err.message)
 	}
 	b = append(b, '}')
@@ -166,7 +195,7 @@ func writeError(w http.ResponseWriter, buf []byte, source string, err *apiError)
 }
 
 func (s *Server) record(ev *event) {
-	rec := json.RawMessage(s.appendRecord(make([]byte, 0, 1536), ev, s.opts.Now()))
+	rec := json.RawMessage(s.appendRecord(make([]byte, 0, 1536), ev))
 	s.trail.add(rec)
 	if s.opts.OnRecord != nil {
 		s.opts.OnRecord(rec)
@@ -184,19 +213,38 @@ func decodeRequest(body []byte, v any) *apiError {
 	return nil
 }
 
-func remoteIP(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
+// sourceIP is the caller's address: the first X-Forwarded-For entry when it is an IP address (so a test can
+// play a caller elsewhere, as a proxy in front of the double would report it), else the connection's peer.
+func sourceIP(r *http.Request) string {
+	if fwd := r.Header["X-Forwarded-For"]; len(fwd) > 0 {
+		first, _, _ := strings.Cut(fwd[0], ",")
+		if addr, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+			return addr.String()
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		return host
 	}
-	return addr
+	return r.RemoteAddr
 }
 
-// accessKeyID takes the key id from a SigV4 Authorization header ("... Credential=AKID/date/region/service/aws4_request, ...").
-func accessKeyID(auth string) string {
+// parseCredentialScope takes the access key id and the service from a SigV4 Authorization header
+// ("AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kms/aws4_request, SignedHeaders=..., Signature=...").
+// Signatures are not verified: the SDK signs correctly, and tests need the identity, not the cryptography.
+func parseCredentialScope(auth string) (accessKeyID, service string) {
 	_, cred, ok := strings.Cut(auth, "Credential=")
 	if !ok {
-		return ""
+		return "", ""
 	}
-	id, _, _ := strings.Cut(cred, "/")
-	return id
+	cred, _, _ = strings.Cut(cred, ",")
+	accessKeyID, rest, _ := strings.Cut(cred, "/")
+	for range 2 { // date, region
+		_, rest, _ = strings.Cut(rest, "/")
+	}
+	service, _, _ = strings.Cut(rest, "/")
+	return accessKeyID, service
+}
+
+func isForm(contentType string) bool {
+	return strings.HasPrefix(contentType, "application/x-www-form-urlencoded")
 }

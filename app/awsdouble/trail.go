@@ -1,8 +1,8 @@
 package awsdouble
 
 import (
-	"crypto/sha256"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -44,77 +44,50 @@ func (t *trailRing) snapshot() []json.RawMessage {
 	return out
 }
 
-// identity is the assumed-role caller every record names; its JSON is built once.
-type identity struct {
-	head []byte // userIdentity up to the accessKeyId value
-	tail []byte // from after the accessKeyId value to the end of userIdentity
-}
-
-const sessionName = "kmswatch-awsdouble"
-
-func newIdentity(roleARN, account string, created time.Time) identity {
-	roleName := roleARN[strings.LastIndexByte(roleARN, '/')+1:]
-	roleID := fakeRoleID(roleARN)
-	var h []byte
-	h = append(h, `"userIdentity":{"type":"AssumedRole","principalId":`...)
-	h = appendJSONString(h, roleID+":"+sessionName)
-	h = append(h, `,"arn":`...)
-	h = appendJSONString(h, "arn:aws:sts::"+account+":assumed-role/"+roleName+"/"+sessionName)
-	h = append(h, `,"accountId":`...)
-	h = appendJSONString(h, account)
-	h = append(h, `,"accessKeyId":`...)
-	var t []byte
-	t = append(t, `,"sessionContext":{"sessionIssuer":{"type":"Role","principalId":`...)
-	t = appendJSONString(t, roleID)
-	t = append(t, `,"arn":`...)
-	t = appendJSONString(t, roleARN)
-	t = append(t, `,"accountId":`...)
-	t = appendJSONString(t, account)
-	t = append(t, `,"userName":`...)
-	t = appendJSONString(t, roleName)
-	t = append(t, `},"attributes":{"creationDate":"`...)
-	t = created.AppendFormat(t, trailTimeLayout)
-	t = append(t, `","mfaAuthenticated":"false"}}}`...)
-	return identity{head: h, tail: t}
-}
-
-// fakeRoleID makes a stable role unique id in IAM's shape (AROA + 17 characters) from the role ARN.
-func fakeRoleID(roleARN string) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	sum := sha256.Sum256([]byte(roleARN))
-	id := []byte("AROA")
-	for _, b := range sum[:17] {
-		id = append(id, alphabet[b%32])
-	}
-	return string(id)
-}
-
 const trailTimeLayout = "2006-01-02T15:04:05Z"
+
+// eventVersion is CloudTrail's current record format, 1.11:
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html
+const eventVersion = "1.11"
 
 // event is what one request contributes to its record.
 type event struct {
+	svc                     *service
 	source, name            string // eventSource, eventName
 	requestID, eventID      string
 	sourceIP, userAgent     string
-	accessKeyID             string
+	principal               *principal
+	at                      time.Time // eventTime, and the time policies are evaluated at
 	errorCode, errorMessage string
 	params                  []byte  // requestParameters object, or nil for JSON null
+	response                []byte  // responseElements object, or nil for JSON null
 	key                     *kmsKey // the resolved key, for resources
+	resourceARN, resourceTy string  // a resource that is not a KMS key
+	readOnly, dataEvent     bool
+	form                    url.Values // a query protocol request's parameters
 }
 
-func (s *Server) appendRecord(b []byte, ev *event, at time.Time) []byte {
-	b = append(b, `{"eventVersion":"1.08",`...)
-	b = append(b, s.ident.head...)
-	b = appendJSONString(b, ev.accessKeyID)
-	b = append(b, s.ident.tail...)
+// appendRecord writes ev as CloudTrail writes an AwsApiCall record, fields in the order of AWS's recent
+// examples (ct-put-key-policy.md, ct-schedule-key-deletion.md in infra/rules/testdata/cloudtrail's sources).
+// tlsDetails is what an SDK calling the service's endpoint over TLS 1.3 produces
+// (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-supported-tls-details.html lists
+// every service here); the double itself is reached over plain HTTP, so those values are AWS's, not the
+// connection's. sessionCredentialFromConsole is never written: no call here comes from the console.
+func (s *Server) appendRecord(b []byte, ev *event) []byte {
+	b = append(b, `{"eventVersion":"`+eventVersion+`",`...)
+	b = append(b, ev.principal.userIdentity...)
 	b = append(b, `,"eventTime":"`...)
-	b = at.UTC().AppendFormat(b, trailTimeLayout)
+	b = ev.at.AppendFormat(b, trailTimeLayout)
 	b = append(b, `","eventSource":"`...)
 	b = append(b, ev.source...)
 	b = append(b, `","eventName":`...)
 	b = appendJSONString(b, ev.name)
 	b = append(b, `,"awsRegion":`...)
-	b = appendJSONString(b, s.opts.Region)
+	if ev.svc.global {
+		b = append(b, `"us-east-1"`...)
+	} else {
+		b = appendJSONString(b, s.opts.Region)
+	}
 	b = append(b, `,"sourceIPAddress":`...)
 	b = appendJSONString(b, ev.sourceIP)
 	b = append(b, `,"userAgent":`...)
@@ -126,28 +99,65 @@ func (s *Server) appendRecord(b []byte, ev *event, at time.Time) []byte {
 		b = appendJSONString(b, ev.errorMessage)
 	}
 	b = append(b, `,"requestParameters":`...)
-	if ev.params == nil {
+	b = appendObjectOrNull(b, ev.params)
+	b = append(b, `,"responseElements":`...)
+	if ev.errorCode != "" {
 		b = append(b, "null"...)
 	} else {
-		b = append(b, ev.params...)
+		b = appendObjectOrNull(b, ev.response)
 	}
-	b = append(b, `,"responseElements":null,"requestID":`...)
+	b = append(b, `,"requestID":`...)
 	b = appendJSONString(b, ev.requestID)
 	b = append(b, `,"eventID":`...)
 	b = appendJSONString(b, ev.eventID)
-	// Every operation the double serves is one CloudTrail marks read-only.
-	b = append(b, `,"readOnly":true`...)
-	if ev.key != nil {
-		b = append(b, `,"resources":[{"accountId":`...)
-		b = appendJSONString(b, s.opts.AccountID)
-		b = append(b, `,"type":"AWS::KMS::Key","ARN":`...)
-		b = appendJSONString(b, ev.key.arn)
-		b = append(b, `}]`...)
+	if ev.readOnly {
+		b = append(b, `,"readOnly":true`...)
+	} else {
+		b = append(b, `,"readOnly":false`...)
 	}
-	b = append(b, `,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":`...)
+	switch {
+	case ev.key != nil:
+		b = appendResource(b, s.opts.AccountID, "AWS::KMS::Key", ev.key.arn)
+	case ev.resourceARN != "":
+		b = appendResource(b, s.opts.AccountID, ev.resourceTy, ev.resourceARN)
+	}
+	if ev.dataEvent {
+		b = append(b, `,"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":`...)
+	} else {
+		b = append(b, `,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":`...)
+	}
 	b = appendJSONString(b, s.opts.AccountID)
-	b = append(b, `,"eventCategory":"Management"}`...)
-	return b
+	if ev.dataEvent {
+		b = append(b, `,"eventCategory":"Data"`...)
+	} else {
+		b = append(b, `,"eventCategory":"Management"`...)
+	}
+	b = append(b, s.tlsDetails[ev.svc.index]...)
+	return append(b, '}')
+}
+
+func appendResource(b []byte, account, typ, arn string) []byte {
+	b = append(b, `,"resources":[{"accountId":`...)
+	b = appendJSONString(b, account)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, typ)
+	b = append(b, `,"ARN":`...)
+	b = appendJSONString(b, arn)
+	return append(b, `}]`...)
+}
+
+func appendObjectOrNull(b, obj []byte) []byte {
+	if obj == nil {
+		return append(b, "null"...)
+	}
+	return append(b, obj...)
+}
+
+// tlsDetailsJSON is the record's tlsDetails member for a call to svc's endpoint in region.
+func tlsDetailsJSON(svc *service, region string) []byte {
+	b := []byte(`,"tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":`)
+	b = appendJSONString(b, svc.endpointHost(region))
+	return append(b, '}')
 }
 
 // appendJSONString appends s as a JSON string literal, escaping as encoding/json does (minus HTML escaping).

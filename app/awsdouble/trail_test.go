@@ -33,7 +33,12 @@ type trailRecord struct {
 			SessionIssuer struct {
 				Type, PrincipalID, ARN, AccountID, UserName string
 			} `json:"sessionIssuer"`
+			Attributes struct {
+				CreationDate     string `json:"creationDate"`
+				MFAAuthenticated string `json:"mfaAuthenticated"`
+			} `json:"attributes"`
 		} `json:"sessionContext"`
+		UserName string `json:"userName"`
 	} `json:"userIdentity"`
 	EventTime         string          `json:"eventTime"`
 	EventSource       string          `json:"eventSource"`
@@ -57,6 +62,9 @@ type trailRecord struct {
 	ManagementEvent    *bool  `json:"managementEvent"`
 	RecipientAccountID string `json:"recipientAccountId"`
 	EventCategory      string `json:"eventCategory"`
+	TLSDetails         struct {
+		TLSVersion, CipherSuite, ClientProvidedHostHeader string
+	} `json:"tlsDetails"`
 }
 
 func decodeRecords(tb testing.TB, raw []json.RawMessage) []trailRecord {
@@ -106,16 +114,24 @@ func TestRecordOfFailedDecryptCarriesWhatTheRulesNeed(t *testing.T) {
 		}
 	}
 	rec := decodeRecords(t, raw)[1]
+	tasks := d.Tasks("kmswatch", "kmswatch-app")
+	if len(tasks) != 1 {
+		t.Fatalf("the app service runs %d tasks, want 1", len(tasks))
+	}
+	task := tasks[0]
 	checks := []struct{ field, got, want string }{
-		{"eventVersion", rec.EventVersion, "1.08"},
+		{"eventVersion", rec.EventVersion, "1.11"},
 		{"userIdentity.type", rec.UserIdentity.Type, "AssumedRole"},
-		{"userIdentity.arn", rec.UserIdentity.ARN, "arn:aws:sts::111122223333:assumed-role/pattern1-application-Pattern1ECSTaskRole/kmswatch-awsdouble"},
-		{"userIdentity.accessKeyId", rec.UserIdentity.AccessKeyID, "AKIAIOSFODNN7EXAMPLE"},
+		{"userIdentity.arn", rec.UserIdentity.ARN, "arn:aws:sts::111122223333:assumed-role/pattern1-application-Pattern1ECSTaskRole/" + task.ID},
+		{"userIdentity.arn is the task's session", rec.UserIdentity.ARN, task.Session.ARN},
+		{"userIdentity.accessKeyId", rec.UserIdentity.AccessKeyID, awsdouble.DefaultCredentials.AccessKeyID},
+		{"sessionContext.attributes.creationDate is the task's start", rec.UserIdentity.SessionContext.Attributes.CreationDate, "2026-11-24T10:30:15Z"},
+		{"sessionContext.attributes.mfaAuthenticated", rec.UserIdentity.SessionContext.Attributes.MFAAuthenticated, "false"},
 		{"sessionIssuer.type", rec.UserIdentity.SessionContext.SessionIssuer.Type, "Role"},
 		{"sessionIssuer.arn", rec.UserIdentity.SessionContext.SessionIssuer.ARN, labRoleARN},
 		{"sessionIssuer.userName", rec.UserIdentity.SessionContext.SessionIssuer.UserName, "pattern1-application-Pattern1ECSTaskRole"},
 		{"sessionIssuer.accountId", rec.UserIdentity.SessionContext.SessionIssuer.AccountID, "111122223333"},
-		{"principalId is the issuer's plus the session", rec.UserIdentity.PrincipalID, rec.UserIdentity.SessionContext.SessionIssuer.PrincipalID + ":kmswatch-awsdouble"},
+		{"principalId is the issuer's plus the session", rec.UserIdentity.PrincipalID, rec.UserIdentity.SessionContext.SessionIssuer.PrincipalID + ":" + task.ID},
 		{"eventTime", rec.EventTime, "2026-11-24T10:30:15Z"},
 		{"eventSource", rec.EventSource, "kms.amazonaws.com"},
 		{"eventName", rec.EventName, "Decrypt"},
@@ -130,6 +146,11 @@ func TestRecordOfFailedDecryptCarriesWhatTheRulesNeed(t *testing.T) {
 		{"eventType", rec.EventType, "AwsApiCall"},
 		{"recipientAccountId", rec.RecipientAccountID, "111122223333"},
 		{"eventCategory", rec.EventCategory, "Management"},
+		{"tlsDetails.tlsVersion", rec.TLSDetails.TLSVersion, "TLSv1.3"},
+		{"tlsDetails.clientProvidedHostHeader", rec.TLSDetails.ClientProvidedHostHeader, "kms.ap-southeast-2.amazonaws.com"},
+	}
+	if len(task.ID) != 32 || strings.Trim(task.ID, "0123456789abcdef") != "" {
+		t.Errorf("task id %q is not 32 hex digits, as ECS task ids are", task.ID)
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -178,8 +199,8 @@ func TestRecordTopLevelFieldsMatchCloudTrail(t *testing.T) {
 	key := d.CreateKey("")
 	mustEncrypt(t, d, key.ID, []byte("p"), nil)
 	want := []string{"awsRegion", "eventCategory", "eventID", "eventName", "eventSource", "eventTime", "eventType", "eventVersion",
-		"managementEvent", "readOnly", "recipientAccountId", "requestID", "requestParameters", "responseElements",
-		"sourceIPAddress", "userAgent", "userIdentity"}
+		"managementEvent", "readOnly", "recipientAccountId", "requestID", "requestParameters", "resources", "responseElements",
+		"sourceIPAddress", "tlsDetails", "userAgent", "userIdentity"}
 	for i, raw := range d.Records() {
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
@@ -190,14 +211,18 @@ func TestRecordTopLevelFieldsMatchCloudTrail(t *testing.T) {
 				t.Errorf("record %d lacks %q: %s", i, f, raw)
 			}
 		}
-		_, hasResources := fields["resources"]
-		if isKMS := i == 1; hasResources != isKMS {
-			t.Errorf("record %d: resources present = %v, want it only on KMS calls", i, hasResources)
+		if _, ok := fields["sessionCredentialFromConsole"]; ok {
+			t.Errorf("record %d has sessionCredentialFromConsole, which CloudTrail writes only for console sessions", i)
 		}
 	}
-	sm := decodeRecords(t, d.Records())[0]
-	if sm.EventSource != "secretsmanager.amazonaws.com" || string(sm.RequestParameters) != `{"secretId":"db"}` {
-		t.Errorf("GetSecretValue record: eventSource %q requestParameters %s", sm.EventSource, sm.RequestParameters)
+	recs := decodeRecords(t, d.Records())
+	sm, enc := recs[0], recs[1]
+	if sm.EventSource != "secretsmanager.amazonaws.com" || string(sm.RequestParameters) != `{"secretId":"db"}` ||
+		sm.Resources[0].Type != "AWS::SecretsManager::Secret" || sm.TLSDetails.ClientProvidedHostHeader != "secretsmanager.us-east-1.amazonaws.com" {
+		t.Errorf("GetSecretValue record: eventSource %q requestParameters %s resources %v tlsDetails %v", sm.EventSource, sm.RequestParameters, sm.Resources, sm.TLSDetails)
+	}
+	if enc.Resources[0].Type != "AWS::KMS::Key" || enc.Resources[0].ARN != key.ARN {
+		t.Errorf("Encrypt record resources = %v, want the key", enc.Resources)
 	}
 }
 

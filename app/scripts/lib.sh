@@ -2,10 +2,9 @@
 # Shared by local.sh and bench.sh: build, start the AWS double, start the app.
 # Sourced, not run. Callers set -euo pipefail and cd to the repo root.
 
-# Dummy credentials: the double accepts any; real AWS is never contacted
+# The app signs with the credentials the double prints (its ECS task role
+# session, valid against the double only); real AWS is never contacted
 # because AWS_ENDPOINT_URL points the SDK at the double.
-export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
-export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 export AWS_EC2_METADATA_DISABLED=true
 
 build_binaries() {
@@ -15,7 +14,9 @@ build_binaries() {
 }
 
 # start_double ADDR TRAIL_FILE: starts bin/awsdouble in the background and
-# exports what it prints (KMS_KEY_ID, KMS_KEY_ARN, AWS_REGION, AWS_ENDPOINT_URL).
+# exports what it prints: the keys (KMS_KEY_ID, KMS_KEY_ARN, KMS_OTHER_KEY_ID,
+# KMS_DISABLED_KEY_ID), the task session's credentials (AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), AWS_REGION and AWS_ENDPOINT_URL.
 start_double() {
 	local addr=$1 trail=$2 out
 	out=$(mktemp)
@@ -32,7 +33,10 @@ start_double() {
 	done
 	grep -q '^AWS_ENDPOINT_URL=' "$out" || { echo "awsdouble did not start within 10s" >&2; exit 1; }
 	while IFS='=' read -r name value; do
-		case $name in KMS_KEY_ID | KMS_KEY_ARN | AWS_REGION | AWS_ENDPOINT_URL) export "$name=$value" ;; esac
+		case $name in
+		KMS_KEY_ID | KMS_KEY_ARN | KMS_OTHER_KEY_ID | KMS_DISABLED_KEY_ID | AWS_ACCESS_KEY_ID | \
+			AWS_SECRET_ACCESS_KEY | AWS_SESSION_TOKEN | AWS_REGION | AWS_ENDPOINT_URL) export "$name=$value" ;;
+		esac
 	done <"$out"
 	rm -f "$out"
 }

@@ -30,14 +30,19 @@ url="http://127.0.0.1:$PORT"
 cat <<MSG
 
 kmswatch-app is running at $url  (pid $APP_PID, log $app_log)
-KMS double at $AWS_ENDPOINT_URL; CloudTrail records go to $TRAIL_FILE
-KMS key id: $KMS_KEY_ID
+AWS double at $AWS_ENDPOINT_URL; CloudTrail records go to $TRAIL_FILE
+KMS key id:          $KMS_KEY_ID
+another key:         $KMS_OTHER_KEY_ID
+a disabled key:      $KMS_DISABLED_KEY_ID
 
 Try the lab's commands:
   curl --header "Content-Type: application/json" --request POST --data '{"Name":"Bob","Text":"Hello, KMS"}' $url/encrypt
   curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"$KMS_KEY_ID"}' $url/decrypt
-A wrong key (KMS refuses it; see decrypt_failed in the log and errorCode in the trail):
+Keys KMS refuses (see decrypt_failed in the log and errorCode in the trail):
+  curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"$KMS_OTHER_KEY_ID"}' $url/decrypt
+  curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"$KMS_DISABLED_KEY_ID"}' $url/decrypt
   curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"00000000-0000-0000-0000-000000000000"}' $url/decrypt
+(IncorrectKeyException, DisabledException, NotFoundException: all three are a 403 from the app.)
 
 Logs follow; Ctrl-C stops the app and the double.
 MSG

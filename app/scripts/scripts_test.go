@@ -121,34 +121,8 @@ func TestLocal_FollowsTheLogWithoutGNUTail(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
-	bash := lookPath(t, "bash")
-	lookPath(t, "curl") // start_app polls /readyz with it
-	dbURL := schemaURL(t)
-	tools := toolDir(t, map[string]string{"tail": strings.Replace(bsdTail, "%s", lookPath(t, "tail"), 1)})
-
-	port := freePort(t)
-	cmd := exec.Command(bash, "app/scripts/local.sh") // not CommandContext: the cleanup below stops the whole process group
-	cmd.Dir = repoRoot(t)
-	cmd.Env = withPath(tools+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"PORT="+port, "DOUBLE_ADDR=127.0.0.1:"+freePort(t), "TRAIL_FILE="+filepath.Join(t.TempDir(), "trail.jsonl"),
-		"DATABASE_URL="+dbURL)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // one group: the script, the app, the double, tail
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }) // whatever is left if the test failed
-	out := &logtest.Buffer{}
-	closed := make(chan struct{}) // every writer (script, tail) is gone
-	go func() {
-		defer close(closed)
-		_, _ = io.Copy(out, r)
-	}()
+	run := startLocal(t, map[string]string{"tail": strings.Replace(bsdTail, "%s", lookPath(t, "tail"), 1)})
+	cmd, out, closed, port := run.cmd, run.out, run.closed, run.port
 
 	appPID := waitFor(t, out, regexp.MustCompile(`running at .* \(pid (\d+),`), 3*time.Minute) // includes building
 	waitFor(t, out, regexp.MustCompile(`"msg":"listening"`), 10*time.Second)                   // the log, through tail
@@ -176,6 +150,48 @@ func TestLocal_FollowsTheLogWithoutGNUTail(t *testing.T) {
 		conn.Close()
 		t.Error("something still listens on the app's port")
 	}
+}
+
+// localRun is local.sh running in its own process group.
+type localRun struct {
+	cmd        *exec.Cmd
+	out        *logtest.Buffer
+	closed     chan struct{} // every writer (script, tail) is gone
+	port       string        // the app's
+	trail      string        // the trail file
+	doubleAddr string
+}
+
+// startLocal starts local.sh with tools (name -> bash body) ahead of PATH.
+func startLocal(t *testing.T, tools map[string]string) *localRun {
+	t.Helper()
+	bash := lookPath(t, "bash")
+	lookPath(t, "curl") // start_app polls /readyz with it
+	dbURL := schemaURL(t)
+	dir := toolDir(t, tools)
+	run := &localRun{out: &logtest.Buffer{}, closed: make(chan struct{}), port: freePort(t),
+		trail: filepath.Join(t.TempDir(), "trail.jsonl"), doubleAddr: "127.0.0.1:" + freePort(t)}
+	cmd := exec.Command(bash, "app/scripts/local.sh") // not CommandContext: the cleanup below stops the whole process group
+	cmd.Dir = repoRoot(t)
+	cmd.Env = withPath(dir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PORT="+run.port, "DOUBLE_ADDR="+run.doubleAddr, "TRAIL_FILE="+run.trail, "DATABASE_URL="+dbURL)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // one group: the script, the app, the double, tail
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }) // whatever is left if the test failed
+	go func() {
+		defer close(run.closed)
+		_, _ = io.Copy(run.out, r)
+	}()
+	run.cmd = cmd
+	return run
 }
 
 // waitFor polls out until re matches and returns its first group, if any.

@@ -1,6 +1,8 @@
-// Command awsdouble serves the KMS and Secrets Manager doubles on one address, for `make local` and
-// `make bench`. Point the SDK at it with AWS_ENDPOINT_URL; with --trail-file it appends one CloudTrail
-// record per request as a JSON line, which `kmswatch replay` reads.
+// Command awsdouble serves the AWS double (KMS, Secrets Manager, IAM, STS, ECS, SNS) on one address, for
+// `make local` and `make bench`. It creates the app's key, a second key (decrypting with it is the lab's
+// IncorrectKeyException) and a disabled key (the lab's DisabledException), and prints their ids and the
+// credentials of the task role's session the app runs with. Point the SDK at it with AWS_ENDPOINT_URL; with
+// --trail-file it appends one CloudTrail record per request as a JSON line, which `kmswatch replay` reads.
 package main
 
 import (
@@ -36,14 +38,16 @@ var errUsage = errors.New("usage")
 
 // Config is what the flags set.
 type Config struct {
-	Addr      string
-	KeyID     string
-	Alias     string
-	RoleARN   string
-	Region    string
-	AccountID string
-	TrailFile string
-	Secrets   []secretFlag
+	Addr          string
+	KeyID         string
+	Alias         string
+	OtherKeyID    string
+	DisabledKeyID string
+	RoleARN       string
+	Region        string
+	AccountID     string
+	TrailFile     string
+	Secrets       []secretFlag
 }
 
 type secretFlag struct{ name, value string }
@@ -68,6 +72,8 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:4566", "listen address")
 	fs.StringVar(&c.KeyID, "key-id", "1234abcd-12ab-34cd-56ef-1234567890ab", "id of the KMS key to create")
 	fs.StringVar(&c.Alias, "alias", "alias/kmswatch-local", `alias of that key ("" for none)`)
+	fs.StringVar(&c.OtherKeyID, "other-key-id", "0987dcba-09fe-87dc-65ba-ab0987654321", `id of a second, enabled key, alias/kmswatch-local-other ("" for none)`)
+	fs.StringVar(&c.DisabledKeyID, "disabled-key-id", "1a2b3c4d-5e6f-1a2b-3c4d-5e6f1a2b3c4d", `id of a disabled key, alias/kmswatch-local-disabled ("" for none)`)
 	fs.StringVar(&c.RoleARN, "role-arn", "arn:aws:iam::111122223333:role/kmswatch-task", "IAM role the caller is recorded as")
 	fs.StringVar(&c.Region, "region", "us-east-1", "AWS region in ARNs and records")
 	fs.StringVar(&c.AccountID, "account", "111122223333", "AWS account id in ARNs and records")
@@ -81,6 +87,17 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	if len(c.KeyID) == 0 || len(c.KeyID) > 255 {
 		return c, fmt.Errorf("%w: --key-id must be 1 to 255 characters", errUsage)
+	}
+	for _, k := range []struct{ flag, id string }{{"--other-key-id", c.OtherKeyID}, {"--disabled-key-id", c.DisabledKeyID}} {
+		if len(k.id) > 255 {
+			return c, fmt.Errorf("%w: %s must be at most 255 characters", errUsage, k.flag)
+		}
+	}
+	if err := awsdouble.CheckRoleARN(c.RoleARN); err != nil {
+		return c, fmt.Errorf("%w: --role-arn: %w", errUsage, err)
+	}
+	if c.OtherKeyID == c.KeyID || c.DisabledKeyID == c.KeyID || (c.OtherKeyID != "" && c.OtherKeyID == c.DisabledKeyID) {
+		return c, fmt.Errorf("%w: --key-id, --other-key-id and --disabled-key-id must differ", errUsage)
 	}
 	return c, nil
 }
@@ -103,6 +120,16 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	double := awsdouble.New(opts)
 	key := double.CreateKeyWithID(cfg.KeyID, cfg.Alias)
+	var other, disabled awsdouble.Key
+	if cfg.OtherKeyID != "" {
+		other = double.CreateKeyWithID(cfg.OtherKeyID, "alias/kmswatch-local-other")
+	}
+	if cfg.DisabledKeyID != "" {
+		disabled = double.CreateKeyWithID(cfg.DisabledKeyID, "alias/kmswatch-local-disabled")
+		if err := double.DisableKey(disabled.ID); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -114,6 +141,17 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	if cfg.Alias != "" {
 		fmt.Fprintf(stdout, "KMS_KEY_ALIAS=%s\n", cfg.Alias)
 	}
+	if other.ID != "" {
+		fmt.Fprintf(stdout, "KMS_OTHER_KEY_ID=%s\nKMS_OTHER_KEY_ARN=%s\n", other.ID, other.ARN)
+	}
+	if disabled.ID != "" {
+		fmt.Fprintf(stdout, "KMS_DISABLED_KEY_ID=%s\nKMS_DISABLED_KEY_ARN=%s\n", disabled.ID, disabled.ARN)
+	}
+	// The task role session the app runs with. These are AWS's documentation examples, valid against this
+	// double only, printed so that scripts can export them.
+	creds := awsdouble.DefaultCredentials
+	fmt.Fprintf(stdout, "AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\nAWS_SESSION_TOKEN=%s\n",
+		creds.AccessKeyID, creds.SecretAccessKey, creds.SessionToken)
 	for _, sec := range cfg.Secrets {
 		fmt.Fprintf(stdout, "SECRET_%s_ARN=%s\n", envName(sec.name), double.PutSecret(sec.name, sec.value))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kmswatch/kmswatch/app/awsdouble"
@@ -72,6 +73,12 @@ func TestServesKMSAndSecretsAndAppendsTrail(t *testing.T) {
 		"--secret", "kmswatch/db=postgres://u:p@db/app", "--role-arn", "arn:aws:iam::111122223333:role/app")
 
 	if facts["KMS_KEY_ID"] != "1234abcd-12ab-34cd-56ef-1234567890ab" ||
+		facts["KMS_OTHER_KEY_ID"] != "0987dcba-09fe-87dc-65ba-ab0987654321" ||
+		facts["KMS_OTHER_KEY_ARN"] != "arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321" ||
+		facts["KMS_DISABLED_KEY_ID"] != "1a2b3c4d-5e6f-1a2b-3c4d-5e6f1a2b3c4d" ||
+		facts["AWS_ACCESS_KEY_ID"] != awsdouble.DefaultCredentials.AccessKeyID ||
+		facts["AWS_SECRET_ACCESS_KEY"] != awsdouble.DefaultCredentials.SecretAccessKey ||
+		facts["AWS_SESSION_TOKEN"] != awsdouble.DefaultCredentials.SessionToken ||
 		facts["KMS_KEY_ARN"] != "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" ||
 		facts["KMS_KEY_ALIAS"] != "alias/kmswatch-local" || !strings.HasPrefix(facts["AWS_ENDPOINT_URL"], "http://127.0.0.1:") ||
 		!strings.HasPrefix(facts["SECRET_KMSWATCH_DB_ARN"], "arn:aws:secretsmanager:us-east-1:111122223333:secret:kmswatch/db-") {
@@ -91,6 +98,15 @@ func TestServesKMSAndSecretsAndAppendsTrail(t *testing.T) {
 	if err != nil || aws.ToString(sec.SecretString) != "postgres://u:p@db/app" {
 		t.Fatalf("GetSecretValue = %v, %v", sec, err)
 	}
+	// The lab's two refusals: the other key cannot decrypt the app key's text, the disabled key serves nothing.
+	_, err = kms.NewFromConfig(cfg).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, KeyId: aws.String(facts["KMS_OTHER_KEY_ID"])})
+	if !errors.As(err, new(*types.IncorrectKeyException)) {
+		t.Errorf("Decrypt naming the other key: %v, want IncorrectKeyException", err)
+	}
+	_, err = kms.NewFromConfig(cfg).Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("alias/kmswatch-local-disabled"), Plaintext: []byte("p")})
+	if !errors.As(err, new(*types.DisabledException)) {
+		t.Errorf("Encrypt with the disabled key: %v, want DisabledException", err)
+	}
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -100,7 +116,7 @@ func TestServesKMSAndSecretsAndAppendsTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	wantEvents := []string{"Encrypt/", "Decrypt/NotFoundException", "GetSecretValue/"}
+	wantEvents := []string{"Encrypt/", "Decrypt/NotFoundException", "GetSecretValue/", "Decrypt/IncorrectKeyException", "Encrypt/DisabledException"}
 	if len(lines) != len(wantEvents) {
 		t.Fatalf("trail has %d lines, want %d:\n%s", len(lines), len(wantEvents), data)
 	}
@@ -132,6 +148,9 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"--nope"}},
 		{"stray argument", []string{"serve"}},
 		{"empty key id", []string{"--key-id", ""}},
+		{"the other key is the app's", []string{"--other-key-id", "1234abcd-12ab-34cd-56ef-1234567890ab"}},
+		{"the disabled key is the other", []string{"--other-key-id", "k", "--disabled-key-id", "k"}},
+		{"a role ARN that is not one", []string{"--role-arn", "kmswatch-task"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

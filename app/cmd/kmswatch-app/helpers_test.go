@@ -59,8 +59,10 @@ func newStack(t *testing.T) *stack {
 	s.kmsURL = ts.URL
 	s.key = s.double.CreateKey("alias/kmswatch-local")
 	t.Setenv("AWS_ENDPOINT_URL", ts.URL)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	// The app runs as the double's ECS task does: with its task role session's credentials.
+	t.Setenv("AWS_ACCESS_KEY_ID", awsdouble.DefaultCredentials.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", awsdouble.DefaultCredentials.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", awsdouble.DefaultCredentials.SessionToken)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 	s.dbURL = postgrestest.URL(t)
