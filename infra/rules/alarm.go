@@ -13,9 +13,11 @@ import (
 //     N of them, so windows slide by a minute rather than sit on clock multiples of P.
 //   - The alarm goes to ALARM when at least DatapointsToAlarm of them breach, and back to OK when
 //     fewer do; "the breaching data points don't have to be consecutive".
-//   - A data point carries its event's time and exists for the alarm only once CloudWatch Logs
-//     has the event: an event delivered late adds to a period that may already have been
-//     evaluated, and counts only while that period is among the last N.
+//   - A data point is taken to carry its event's time (CloudWatch Logs does not document which
+//     timestamp a metric filter gives it; this is the worst case for late data) and to exist for
+//     the alarm only once CloudWatch Logs has the event: an event delivered late adds to a
+//     period that may already have been evaluated, and counts only while that period is among
+//     the last N.
 //   - Missing data is notBreaching. CloudWatch "attempts to retrieve a higher number of data
 //     points than the number specified as Evaluation Periods" (the evaluation range) and may use
 //     older real data points when recent ones are missing; how many is not documented. The
@@ -93,8 +95,8 @@ func Delayed(times []time.Time, delay time.Duration) []Arrival {
 }
 
 // Evaluate runs the alarm over event times (any order) as if each event reached CloudWatch Logs
-// at its own time, which is all a log file can tell (replay has no delivery times): the
-// transitions it shows are the earliest CloudWatch's could be. EvaluateArrivals models the delay.
+// at its own time, which is all a log file can tell (replay has no delivery times): transitions
+// come as soon as delivery allows, where a trail's data arrives minutes later (EvaluateArrivals).
 func Evaluate(f Firing, times []time.Time) Evaluation {
 	return evaluate(f, len(times), func(i int) (time.Time, time.Time) { return times[i], times[i] })
 }
