@@ -33,11 +33,12 @@ Events are stamped by a rehearsal clock that ticks one second per event, so the 
 depend on when the command runs.
 
 Every log line (the trail's records and the app's own) reaches CloudWatch Logs --delivery-delay
-after it was written; its data point keeps the event's time, and the alarm, evaluated every minute,
-sees it from the first evaluation after it arrived. The default, 5m, is AWS's figure for CloudTrail
-("an average of about 5 minutes ... not guaranteed"); the lab warns of up to 15m. A log rule's
-alarm fires on a burst that arrives up to its tolerance late (printed beside it) and misses one
-that arrives later.
+after it was written. Its data point keeps the event's time, the worst case (CloudWatch Logs does
+not document which timestamp a metric filter uses), and the alarm, evaluated every minute, sees it
+from the first evaluation after it arrived. The default, 5m, is AWS's figure for CloudTrail ("an
+average of about 5 minutes ... not guaranteed"); the lab warns of up to 15m. A log rule's alarm
+fires on a burst that arrives up to its tolerance late (printed beside it); a later burst it may
+miss, and the output says which alarms did.
 
 Exit status: 0 when the scenario ran as the lab describes it (encrypt and the right-key decrypt
 succeed, every wrong-key decrypt is refused), 1 otherwise, 2 for bad usage.`

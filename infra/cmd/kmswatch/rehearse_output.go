@@ -39,7 +39,7 @@ func (reh *rehearsal) writeText(out io.Writer) {
 	}
 	fmt.Fprintf(w, "\nLogs: the KMS double wrote %d CloudTrail records; the app wrote %d decrypt_failed lines.\n",
 		len(reh.trail), reh.decryptFailedLines())
-	fmt.Fprintf(w, "Delivery: each line reaches CloudWatch Logs %s after it was written (--delivery-delay); its data point keeps the event's time.\n",
+	fmt.Fprintf(w, "Delivery: each line reaches CloudWatch Logs %s after it was written (--delivery-delay); its data point keeps the event's time, the worst case.\n",
 		minutes(reh.delay))
 
 	res := reh.result
