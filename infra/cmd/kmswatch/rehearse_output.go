@@ -54,7 +54,11 @@ func (reh *rehearsal) writeText(out io.Writer) {
 		for _, tr := range ev.Transitions {
 			text := fmt.Sprintf("%s -> %s at %s", tr.From, tr.To, tr.At.Format(time.TimeOnly))
 			if newest, ok := newestBreaching(tr); ok {
-				text += fmt.Sprintf(" (the %s data, delivered %s late)", newest.Format("15:04"), minutes(reh.delay))
+				span := newest.Format("15:04")
+				if r.Firing.Period > time.Minute {
+					span += "-" + newest.Add(r.Firing.Period).Format("15:04")
+				}
+				text += fmt.Sprintf(" (data of %s, delivered %s late)", span, minutes(reh.delay))
 			}
 			trs = append(trs, text)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -144,9 +145,17 @@ func TestRehearseCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	for _, want := range []string{"(x5)", "[as expected]", "OK -> ALARM", `Subject: ALARM: "kmswatch-dev-app-kms-errors"`, "Then, from SNS: Subject: OK:",
-		"reaches CloudWatch Logs 5m after it was written", "data, delivered 5m late)", "20m late"} {
+		"reaches CloudWatch Logs 5m after it was written", "20m late"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`app-kms-errors .* OK -> ALARM at \d\d:\d\d:00 \(data of \d\d:\d\d, delivered 5m late\)`),
+		regexp.MustCompile(`app-decrypt-denied .* OK -> ALARM at \d\d:\d\d:00 \(data of \d\d:\d\d-\d\d:\d\d, delivered 5m late\)`),
+	} {
+		if !want.MatchString(r.stdout) {
+			t.Errorf("output does not match %s:\n%s", want, r.stdout)
 		}
 	}
 	r = runCLI("rehearse", "--delivery-delay", "25m")
