@@ -148,6 +148,7 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 		Statistic:          pulumi.String(spec.Statistic),
 		Period:             pulumi.Int(spec.PeriodSeconds),
 		EvaluationPeriods:  pulumi.Int(spec.EvaluationPeriods),
+		DatapointsToAlarm:  pulumi.Int(spec.DatapointsToAlarm), // M of N: see rules.Firing
 		Threshold:          pulumi.Float64(spec.Threshold),
 		ComparisonOperator: pulumi.String(spec.ComparisonOperator),
 		TreatMissingData:   pulumi.String(spec.TreatMissingData),

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kmswatch/kmswatch/infra/rules"
@@ -65,7 +66,8 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 			got := rules.AlarmSpec{
 				MetricName: alarm.str("metricName"), Namespace: alarm.str("namespace"), Statistic: alarm.str("statistic"),
 				PeriodSeconds: int(alarm.num("period")), EvaluationPeriods: int(alarm.num("evaluationPeriods")),
-				Threshold: alarm.num("threshold"), ComparisonOperator: alarm.str("comparisonOperator"),
+				DatapointsToAlarm: int(alarm.num("datapointsToAlarm")),
+				Threshold:         alarm.num("threshold"), ComparisonOperator: alarm.str("comparisonOperator"),
 				TreatMissingData: alarm.str("treatMissingData"),
 			}
 			if got != spec {
@@ -195,5 +197,23 @@ func TestTruncateKeepsWithinTheLimitAndWholeRunes(t *testing.T) {
 				t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
 			}
 		})
+	}
+}
+
+// With the default settings every deployed alarm fires on one breaching period among enough
+// periods back to see a burst that reaches CloudWatch Logs 15 minutes late (the lab's figure).
+// The evaluation behind it is tested in rules (TestLogRulesFireOnLateBursts).
+func TestDeployedAlarmsTolerateLateTrailDelivery(t *testing.T) {
+	run := mustRun(t, baseConfig())
+	alarms := run.all("aws:cloudwatch/metricAlarm:MetricAlarm")
+	if len(alarms) == 0 {
+		t.Fatal("no alarms deployed")
+	}
+	for _, a := range alarms {
+		m, n, period := int(a.num("datapointsToAlarm")), int(a.num("evaluationPeriods")), time.Duration(a.num("period"))*time.Second
+		if m != 1 || time.Duration(n-m)*period < 15*time.Minute || a.str("treatMissingData") != "notBreaching" {
+			t.Errorf("%s: %d of %d periods of %s, missing data %s: want 1 of enough periods to look 15m back, notBreaching",
+				a.str("name"), m, n, period, a.str("treatMissingData"))
+		}
 	}
 }

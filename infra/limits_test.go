@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
 )
 
 // AWS validates names, sizes and formats that the mocks accept blindly. These tests apply the
@@ -251,10 +253,12 @@ func TestPatternsAndTemplatesAreWhatAWSAccepts(t *testing.T) {
 				t.Errorf("%s: input path %q is not a JSON path", target.Name, path)
 			}
 		}
+		// Plain text arrives as written, so the email reads as lines; a JSON string would arrive in
+		// its quotes with \n escapes (see rules.InputTransformer.Render).
 		template := target.str("inputTransformer", "inputTemplate")
-		var text string
-		if len(template) > 8192 || json.Unmarshal([]byte(template), &text) != nil {
-			t.Errorf("%s: input template is not a JSON string of at most 8192 chars: %s", target.Name, template)
+		form := rules.InputTransformer{InputTemplate: template}.Form()
+		if len(template) < 1 || len(template) > 8192 || form != rules.PlainText || !strings.Contains(template, "\n") {
+			t.Errorf("%s: input template (%s) is not lines of plain text of 1 to 8192 chars: %s", target.Name, form, template)
 		}
 		for _, m := range placeholder.FindAllStringSubmatch(template, -1) {
 			if _, ok := paths[m[1]]; !ok {

@@ -1,11 +1,31 @@
 package rules
 
 import (
-	"fmt"
-	"sort"
-	"strings"
+	"cmp"
+	"slices"
 	"time"
 )
+
+// The offline alarm evaluator follows what CloudWatch documents for metric alarms:
+//   - "For any period of one minute or longer, an alarm is evaluated every minute and the
+//     evaluation is based on the window of time defined by the Period and Evaluation Periods":
+//     at the end of each minute t the data points are the Sums over [t-P, t), [t-2P, t-P), ...,
+//     N of them, so windows slide by a minute rather than sit on clock multiples of P.
+//   - The alarm goes to ALARM when at least DatapointsToAlarm of them breach, and back to OK when
+//     fewer do; "the breaching data points don't have to be consecutive".
+//   - A data point is taken to carry its event's time (CloudWatch Logs does not document which
+//     timestamp a metric filter gives it; this is the worst case for late data) and to exist for
+//     the alarm only once CloudWatch Logs has the event: an event delivered late adds to a
+//     period that may already have been evaluated, and counts only while that period is among
+//     the last N.
+//   - Missing data is notBreaching. CloudWatch "attempts to retrieve a higher number of data
+//     points than the number specified as Evaluation Periods" (the evaluation range) and may use
+//     older real data points when recent ones are missing; how many is not documented. The
+//     evaluator retrieves exactly N. With notBreaching, extra older points can only add breaching
+//     ones, so the evaluator's ALARM comes no earlier than CloudWatch's and its OK no later.
+//
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-evaluation
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-evaluating-missing-data
 
 // AlarmState is a CloudWatch alarm state. Alarms start OK here: with missing data treated as
 // notBreaching, CloudWatch leaves INSUFFICIENT_DATA at the first evaluation.
@@ -16,8 +36,9 @@ const (
 	StateAlarm AlarmState = "ALARM"
 )
 
-// PeriodSum is one period that had matching events: the metric's Sum, whether it breaches the
-// threshold, and the alarm's state after evaluating it.
+// PeriodSum is one window of Period that held events: the Sum of all of them (as the metric holds
+// it once every event has arrived), whether that reaches the threshold, and the alarm's state
+// after the evaluation at the window's end. For an immediate rule, one event.
 type PeriodSum struct {
 	Start     time.Time
 	Count     int
@@ -25,21 +46,29 @@ type PeriodSum struct {
 	State     AlarmState
 }
 
-// Transition is a change of alarm state, at the end of the period whose evaluation caused it.
+// Datapoint is one of the N data points an evaluation looked at: the Sum of the events the
+// alarm could see then, which for late data is less than the period's final Sum.
+type Datapoint struct {
+	Start     time.Time
+	Count     int
+	Breaching bool
+}
+
+// Transition is a change of alarm state, at the evaluation that caused it.
 type Transition struct {
 	At          time.Time
 	From, To    AlarmState
-	Datapoints  []PeriodSum // the evaluated periods, newest first, as CloudWatch lists them
+	Datapoints  []Datapoint // the N evaluated data points, newest first, as CloudWatch lists them
 	PeriodStart time.Time   // start of the newest evaluated period
 }
 
 // Evaluation is what an alarm with Firing f would have done over a series of matched events.
 type Evaluation struct {
-	Periods     []PeriodSum // periods with events, in time order; for an immediate rule, one per event
+	Periods     []PeriodSum // windows with events, in time order; for a period over a minute they overlap
 	Transitions []Transition
 }
 
-// Breaching returns the periods whose sum reached the threshold.
+// Breaching returns the windows whose Sum reached the threshold.
 func (e Evaluation) Breaching() []PeriodSum {
 	var out []PeriodSum
 	for _, p := range e.Periods {
@@ -50,140 +79,182 @@ func (e Evaluation) Breaching() []PeriodSum {
 	return out
 }
 
-// Evaluate runs the alarm over the event times (any order): Sum per period (periods aligned to
-// multiples of the period in UTC), a period breaches when Sum >= Threshold, the alarm goes to ALARM
-// when EvaluationPeriods periods in a row breach, and back to OK at the first period that does not,
-// a period without events counting as not breaching (treat missing data: notBreaching).
-// An immediate rule fires once per event.
+// Arrival is one matched log event: when it happened, the time its data point carries, and when
+// CloudWatch Logs had it, from which on the alarm can see it.
+type Arrival struct {
+	EventTime, Delivered time.Time
+}
+
+// Delayed gives every event the same delivery delay.
+func Delayed(times []time.Time, delay time.Duration) []Arrival {
+	out := make([]Arrival, len(times))
+	for i, t := range times {
+		out[i] = Arrival{EventTime: t, Delivered: t.Add(delay)}
+	}
+	return out
+}
+
+// Evaluate runs the alarm over event times (any order) as if each event reached CloudWatch Logs
+// at its own time, which is all a log file can tell (replay has no delivery times): transitions
+// come as soon as delivery allows, where a trail's data arrives minutes later (EvaluateArrivals).
 func Evaluate(f Firing, times []time.Time) Evaluation {
-	sorted := append([]time.Time(nil), times...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Before(sorted[j]) })
+	return evaluate(f, len(times), func(i int) (time.Time, time.Time) { return times[i], times[i] })
+}
+
+// EvaluateArrivals runs the alarm over events that may reach CloudWatch Logs late, evaluating at
+// the end of every minute from the first event until its windows are empty again. An immediate
+// rule fires once per event, in event-time order. A firing that Validate rejects evaluates to
+// nothing.
+func EvaluateArrivals(f Firing, arrivals []Arrival) Evaluation {
+	return evaluate(f, len(arrivals), func(i int) (time.Time, time.Time) { return arrivals[i].EventTime, arrivals[i].Delivered })
+}
+
+// evaluate reads the n events through event, which returns the i-th event's time and delivery.
+func evaluate(f Firing, n int, event func(i int) (time.Time, time.Time)) Evaluation {
 	if f.Immediate {
-		ev := Evaluation{Periods: make([]PeriodSum, len(sorted))}
-		for i, t := range sorted {
+		times := make([]time.Time, n)
+		for i := range times {
+			times[i], _ = event(i)
+		}
+		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+		ev := Evaluation{Periods: make([]PeriodSum, n)}
+		for i, t := range times {
 			ev.Periods[i] = PeriodSum{Start: t, Count: 1, Breaching: true, State: StateAlarm}
 		}
 		return ev
 	}
-	if f.Period <= 0 {
+	if f.Validate() != nil || n == 0 {
 		return Evaluation{}
 	}
-	var periods []PeriodSum
-	for _, t := range sorted {
-		start := t.UTC().Truncate(f.Period)
-		if n := len(periods); n > 0 && periods[n-1].Start.Equal(start) {
-			periods[n-1].Count++
+	return newMinuteSeries(n, event).evaluate(f)
+}
+
+// minuteSeries holds the events per minute of event time, with the minute from which the alarm
+// sees them (the first evaluation at or after their delivery).
+type minuteSeries struct {
+	minutes []int64       // distinct event minutes (Unix time / 60), ascending
+	total   map[int64]int // events per minute
+	visible map[int64]int // of those, the ones the current evaluation can see
+	pending []slot        // every event, counted per (minute, visible from), by visible from
+	seen    int           // pending[:seen] are counted in visible
+}
+
+type slot struct {
+	minute, at int64 // event minute; first evaluation minute that sees it
+	n          int
+}
+
+func newMinuteSeries(n int, event func(i int) (time.Time, time.Time)) *minuteSeries {
+	s := &minuteSeries{total: map[int64]int{}, visible: map[int64]int{}}
+	// Replay hands events over in time order, so neighbours mostly share a slot: count them there
+	// rather than keep one entry per event.
+	for i := range n {
+		eventTime, delivered := event(i)
+		if delivered.Before(eventTime) {
+			delivered = eventTime
+		}
+		m, at := floorMinute(eventTime), ceilMinute(delivered)
+		if k := len(s.pending) - 1; k >= 0 && s.pending[k].minute == m && s.pending[k].at == at {
+			s.pending[k].n++
 			continue
 		}
-		periods = append(periods, PeriodSum{Start: start, Count: 1})
+		s.pending = append(s.pending, slot{minute: m, at: at, n: 1})
 	}
+	for _, p := range s.pending {
+		if s.total[p.minute] == 0 {
+			s.minutes = append(s.minutes, p.minute)
+		}
+		s.total[p.minute] += p.n
+	}
+	slices.Sort(s.minutes)
+	slices.SortStableFunc(s.pending, func(a, b slot) int { return cmp.Compare(a.at, b.at) })
+	return s
+}
+
+// seeUpTo counts the events delivered by the evaluation at minute t.
+func (s *minuteSeries) seeUpTo(t int64) {
+	for s.seen < len(s.pending) && s.pending[s.seen].at <= t {
+		s.visible[s.pending[s.seen].minute] += s.pending[s.seen].n
+		s.seen++
+	}
+}
+
+// sum adds counts over the minutes [from, to).
+func sum(counts map[int64]int, from, to int64) int {
+	n := 0
+	for m := from; m < to; m++ {
+		n += counts[m]
+	}
+	return n
+}
+
+func (s *minuteSeries) evaluate(f Firing) Evaluation {
+	p := int64(f.Period / time.Minute)
+	n, m := f.EvaluationPeriods, f.Datapoints()
+	window := p * int64(n) // an event in minute x is among the data points for t in [x+1, x+window]
 	var ev Evaluation
-	state, run := StateOK, 0
-	var recent []PeriodSum // consecutive evaluated periods, oldest first
-	toOK := func(at time.Time, newest PeriodSum) {
-		ev.Transitions = append(ev.Transitions, Transition{At: at, From: StateAlarm, To: StateOK, Datapoints: []PeriodSum{newest}, PeriodStart: newest.Start})
-		state = StateOK
-	}
-	for i := range periods {
-		p := &periods[i]
-		if i > 0 && p.Start.Sub(periods[i-1].Start) > f.Period {
-			missing := PeriodSum{Start: periods[i-1].Start.Add(f.Period), State: StateOK}
-			if state == StateAlarm {
-				toOK(missing.Start.Add(f.Period), missing)
-			}
-			run, recent = 0, nil
+	state := StateOK
+	counts := make([]int, n) // the visible Sum of each evaluated period, newest first
+	for i := 0; i < len(s.minutes); {
+		// One run of evaluations: from the first minute after an event until every event of the
+		// run has left the window, plus the evaluation that finds the window empty.
+		last := s.minutes[i]
+		j := i + 1
+		for j < len(s.minutes) && s.minutes[j] <= last+window {
+			last = s.minutes[j]
+			j++
 		}
-		p.Breaching = float64(p.Count) >= f.Threshold
-		if p.Breaching {
-			run++
-			if recent = append(recent, *p); len(recent) > f.EvaluationPeriods {
-				recent = recent[1:]
+		for t := s.minutes[i] + 1; t <= last+window+1; t++ {
+			s.seeUpTo(t)
+			breaching := 0
+			for k := range counts {
+				to := t - int64(k)*p
+				counts[k] = sum(s.visible, to-p, to)
+				if counts[k] > 0 && float64(counts[k]) >= f.Threshold {
+					breaching++
+				}
 			}
-		} else {
-			run, recent = 0, nil
-		}
-		switch {
-		case state == StateOK && run >= f.EvaluationPeriods:
-			state = StateAlarm
-			dps := make([]PeriodSum, len(recent))
-			for j := range recent {
-				dps[j] = recent[len(recent)-1-j]
+			next := StateOK
+			if breaching >= m {
+				next = StateAlarm
 			}
-			ev.Transitions = append(ev.Transitions, Transition{At: p.Start.Add(f.Period), From: StateOK, To: StateAlarm, Datapoints: dps, PeriodStart: p.Start})
-		case state == StateAlarm && !p.Breaching:
-			toOK(p.Start.Add(f.Period), *p)
+			if next != state {
+				ev.Transitions = append(ev.Transitions, s.transition(f, t, state, next, counts))
+				state = next
+			}
+			if c := sum(s.total, t-p, t); c > 0 {
+				ev.Periods = append(ev.Periods, PeriodSum{Start: minuteTime(t - p), Count: c, Breaching: float64(c) >= f.Threshold, State: state})
+			}
 		}
-		p.State = state
+		i = j
 	}
-	if state == StateAlarm {
-		last := periods[len(periods)-1]
-		missing := PeriodSum{Start: last.Start.Add(f.Period), State: StateOK}
-		toOK(missing.Start.Add(f.Period), missing)
-	}
-	ev.Periods = periods
 	return ev
 }
 
-// NotificationContext is where the alarm lives, for the notification text.
-type NotificationContext struct {
-	Region     string // e.g. "us-east-1"
-	RegionName string // e.g. "US East (N. Virginia)"
-	Account    string
-	TopicARN   string
-	// StackPrefix names the stack's resources, e.g. "kmswatch-dev" (see Rule.AlarmName).
-	StackPrefix string
-}
-
-// cloudWatchTime is how CloudWatch's alarm emails print times.
-const cloudWatchTime = "Monday 2 January, 2006 15:04:05 UTC"
-
-// Reason is the alarm's "Reason for State Change", modeled on CloudWatch's wording.
-func (t Transition) Reason(f Firing) string {
-	dps := make([]string, len(t.Datapoints))
-	for i, d := range t.Datapoints {
-		dps[i] = fmt.Sprintf("%.1f (%s)", float64(d.Count), d.Start.UTC().Format("02/01/06 15:04:05"))
+func (s *minuteSeries) transition(f Firing, t int64, from, to AlarmState, counts []int) Transition {
+	p := int64(f.Period / time.Minute)
+	points := make([]Datapoint, len(counts))
+	for k, c := range counts {
+		points[k] = Datapoint{Start: minuteTime(t - int64(k+1)*p), Count: c, Breaching: c > 0 && float64(c) >= f.Threshold}
 	}
-	if t.To == StateAlarm {
-		verb, minimum := "were", fmt.Sprintf("%d datapoints", f.EvaluationPeriods)
-		if len(t.Datapoints) == 1 {
-			verb, minimum = "was", "1 datapoint"
-		}
-		return fmt.Sprintf("Threshold Crossed: %d out of the last %d datapoints [%s] %s greater than or equal to the threshold (%.1f) (minimum %s for OK -> ALARM transition).",
-			len(t.Datapoints), f.EvaluationPeriods, strings.Join(dps, ", "), verb, f.Threshold, minimum)
-	}
-	return fmt.Sprintf("Threshold Crossed: 1 out of the last %d datapoints [%s] was not greater than or equal to the threshold (%.1f) (minimum 1 datapoint for ALARM -> OK transition).",
-		f.EvaluationPeriods, strings.Join(dps, ", "), f.Threshold)
+	return Transition{At: minuteTime(t), From: from, To: to, Datapoints: points, PeriodStart: points[0].Start}
 }
 
-// AlarmEmail renders the email SNS delivers for a transition of the rule's alarm, modeled on
-// CloudWatch's alarm notification (subject and plain-text body).
-func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body string) {
-	name := r.AlarmName(nc.StackPrefix)
-	subject = fmt.Sprintf("%s: %q in %s", t.To, name, nc.RegionName)
-	at := t.At.UTC().Format(cloudWatchTime)
-	reason := t.Reason(r.Firing)
-	a := r.Alarm()
-	var b strings.Builder
-	fmt.Fprintf(&b, "You are receiving this email because your Amazon CloudWatch Alarm %q in the %s region has entered the %s state, because %q at %q.\n\n",
-		name, nc.RegionName, t.To, reason, at)
-	fmt.Fprintf(&b, "Alarm Details:\n")
-	fmt.Fprintf(&b, "- Name:                       %s\n", name)
-	fmt.Fprintf(&b, "- Description:                [%s] %s. %s\n", r.Severity, r.Title, r.Runbook)
-	fmt.Fprintf(&b, "- State Change:               %s -> %s\n", t.From, t.To)
-	fmt.Fprintf(&b, "- Reason for State Change:    %s\n", reason)
-	fmt.Fprintf(&b, "- Timestamp:                  %s\n", at)
-	fmt.Fprintf(&b, "- AWS Account:                %s\n", nc.Account)
-	fmt.Fprintf(&b, "- Alarm Arn:                  arn:aws:cloudwatch:%s:%s:alarm:%s\n\n", nc.Region, nc.Account, name)
-	fmt.Fprintf(&b, "Threshold:\n- The alarm is in the ALARM state when the metric is %s %.1f for at least %d of the last %d period(s) of %d seconds.\n\n",
-		a.ComparisonOperator, a.Threshold, a.EvaluationPeriods, a.EvaluationPeriods, a.PeriodSeconds)
-	fmt.Fprintf(&b, "Monitored Metric:\n")
-	fmt.Fprintf(&b, "- MetricNamespace:                     %s\n", a.Namespace)
-	fmt.Fprintf(&b, "- MetricName:                          %s\n", a.MetricName)
-	fmt.Fprintf(&b, "- Dimensions:                          \n")
-	fmt.Fprintf(&b, "- Period:                              %d seconds\n", a.PeriodSeconds)
-	fmt.Fprintf(&b, "- Statistic:                           %s\n", a.Statistic)
-	fmt.Fprintf(&b, "- Unit:                                not specified\n")
-	fmt.Fprintf(&b, "- TreatMissingData:                    %s\n\n", a.TreatMissingData)
-	fmt.Fprintf(&b, "State Change Actions:\n- OK: [%s]\n- ALARM: [%s]\n- INSUFFICIENT_DATA:\n", nc.TopicARN, nc.TopicARN)
-	return subject, b.String()
+func floorMinute(t time.Time) int64 {
+	s := t.Unix()
+	m := s / 60
+	if s%60 < 0 {
+		m--
+	}
+	return m
 }
+
+func ceilMinute(t time.Time) int64 {
+	m := floorMinute(t)
+	if !t.Equal(minuteTime(m)) {
+		m++
+	}
+	return m
+}
+
+func minuteTime(m int64) time.Time { return time.Unix(m*60, 0).UTC() }

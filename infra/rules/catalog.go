@@ -10,6 +10,33 @@ const labTaskRole = "arn:aws:iam::111122223333:role/pattern1-application-Pattern
 
 var labParams = Params{TaskRoleARN: labTaskRole}
 
+// Every log rule's alarm tolerates data that reaches CloudWatch Logs up to 20 minutes late.
+//
+// CloudTrail "typically delivers events to your log group within an average of about 5 minutes of
+// an API call. This time is not guaranteed"; the lab warns of up to 15 minutes.
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/send-cloudtrail-events-to-cloudwatch-logs.html
+// A late event can land in a past period: CloudTrail's guide says the log group shows "when the
+// event was delivered", but CloudWatch Logs does not document which timestamp a metric filter
+// gives its data point, so the rules assume the worst, the event's own time.
+// An alarm "is evaluated every minute" over the last EvaluationPeriods periods, and a burst counts
+// only while it lies in them: with one 60 s period, a burst that arrives 6 minutes late is never
+// looked at again. So each alarm looks back N periods and goes to ALARM on M = 1 breaching
+// period among them ("M out of N"; the breaching periods "don't have to be consecutive"), which
+// keeps the lab's meaning, "more than one error" in a minute, and tolerates (N-1) periods of
+// delay: 20 minutes, the lab's 15 and 5 to spare for the per-minute aggregation and the
+// evaluation's own timing, which AWS does not document to the minute. The price: the alarm
+// stays in ALARM, and the OK email waits, until the burst has left the N periods.
+// Missing data is notBreaching (see AlarmSpec): a period with no matching events is healthy.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-evaluation
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data
+const lateDataTolerance = 20 * time.Minute
+
+// tolerant is the firing for count per period that fires on one breaching period and looks back
+// far enough to see it lateDataTolerance late.
+func tolerant(period time.Duration, count float64) Firing {
+	return Firing{Period: period, EvaluationPeriods: 1 + int(lateDataTolerance/period), DatapointsToAlarm: 1, Threshold: count}
+}
+
 const (
 	fieldErrorCode = "errorCode"
 	fieldSource    = "eventSource"
@@ -27,8 +54,9 @@ func appKMSErrors() Rule {
 		Severity:    High,
 		Source:      TrailLogs,
 		MetricName:  "AppKmsErrors",
-		// The lab alarms when errors are "greater than 1" in its period; metric filters publish per minute.
-		Firing:     Firing{Period: time.Minute, EvaluationPeriods: 1, Threshold: 2},
+		// The lab alarms when errors are "greater than 1" in its period; metric filters publish per
+		// minute. 1 of 21 one-minute periods: the lab's alarm, 20 minutes tolerant of late data.
+		Firing:     tolerant(time.Minute, 2),
 		Runbook:    "Find the failing calls in CloudTrail (eventName, errorCode, requestParameters.keyId). Repeated IncorrectKeyException means someone is trying ciphertexts or keys that are not theirs: look at the app's decrypt_failed log lines for the caller.",
 		References: []string{"https://wellarchitectedlabs.com/security/300_labs/300_autonomous_monitoring_of_cryptographic_activity_with_kms/"},
 		when: []cond{
@@ -63,7 +91,7 @@ func keyDisableOrDelete() Rule {
 		Severity:    Critical,
 		Source:      TrailLogs,
 		MetricName:  "KmsKeyDisableOrDelete",
-		Firing:      Firing{Period: 5 * time.Minute, EvaluationPeriods: 1, Threshold: 1},
+		Firing:      tolerant(5*time.Minute, 1), // 5 minutes: the period of CloudTrail's own alarm examples
 		Runbook:     "Confirm with the key's owner that the change was intended. If not: EnableKey or CancelKeyDeletion at once (the pending window is 7-30 days), then find who made the call and revoke their access.",
 		References: []string{
 			"https://docs.aws.amazon.com/securityhub/latest/userguide/cloudwatch-controls.html",
@@ -98,7 +126,7 @@ func appDecryptVolume() Rule {
 		Source:      TrailLogs,
 		MetricName:  "AppDecryptVolume",
 		// Tune against history with `kmswatch replay`; stack config overrides it.
-		Firing:  Firing{Period: 5 * time.Minute, EvaluationPeriods: 1, Threshold: 1000},
+		Firing:  tolerant(5*time.Minute, 1000),
 		Runbook: "Compare with the app's request rate. If the app did not serve that many decrypts, its task role credentials are used elsewhere: look at sourceIPAddress and userAgent of the Decrypt records, and rotate the task.",
 		when: []cond{
 			equals(fieldSource, kmsSource),
@@ -127,7 +155,7 @@ func appDecryptDenied() Rule {
 		Severity:    Medium,
 		Source:      AppLogs,
 		MetricName:  "AppDecryptDenied",
-		Firing:      Firing{Period: 5 * time.Minute, EvaluationPeriods: 1, Threshold: 5},
+		Firing:      tolerant(5*time.Minute, 5), // the same tolerance for the app's own log group
 		Runbook:     "Read the decrypt_failed lines in the app's log group (client_ip, name_sha256, kms_error): the same client trying many names or keys is probing. Block the client at the load balancer if it keeps on.",
 		when: []cond{
 			equals("event", "decrypt_failed"),

@@ -3,7 +3,6 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -71,83 +70,76 @@ func setPath(m map[string]any, path []string, v any) {
 	m[path[len(path)-1]] = v
 }
 
-// InputTransformer is how an EventBridge target turns an event into the message a person reads.
-type InputTransformer struct {
-	InputPaths    map[string]string // variable -> JSON path in the event
-	InputTemplate string            // a JSON string literal (SNS sends it as the email body) with <variable> placeholders
-}
-
-// notificationPaths answer who, what, which key, from where and when for a CloudTrail event.
+// notificationPaths answer who, what, which key, from where and when for a CloudTrail event. KMS
+// names the key keyId, or targetKeyId in alias calls; a call carries one of them.
 var notificationPaths = map[string]string{
-	"who":     "$.detail.userIdentity.arn",
-	"what":    "$.detail.eventName",
-	"key":     "$.detail.requestParameters.keyId",
-	"alias":   "$.detail.requestParameters.aliasName",
-	"ip":      "$.detail.sourceIPAddress",
-	"agent":   "$.detail.userAgent",
-	"when":    "$.detail.eventTime",
-	"account": "$.account",
-	"region":  "$.region",
-	"error":   "$.detail.errorCode",
+	"who":       "$.detail.userIdentity.arn",
+	"what":      "$.detail.eventName",
+	"key":       "$.detail.requestParameters.keyId",
+	"targetKey": "$.detail.requestParameters.targetKeyId",
+	"alias":     "$.detail.requestParameters.aliasName",
+	"ip":        "$.detail.sourceIPAddress",
+	"agent":     "$.detail.userAgent",
+	"when":      "$.detail.eventTime",
+	"account":   "$.account",
+	"region":    "$.region",
+	"error":     "$.detail.errorCode",
 }
 
-// Notification returns the input transformer for the rule's EventBridge target. The template is a
-// JSON string so that SNS delivers plain text, one fact per line.
+// Notification returns the input transformer for the rule's EventBridge target: a template of
+// plain text lines, which EventBridge delivers as written with the values put in, so that the
+// email SNS sends reads as lines. A JSON string template would arrive as one line in quotes with
+// its \n escapes kept (see Render). A path missing from the event leaves its field empty.
 // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-transform-target-input.html
 func (r Rule) Notification() InputTransformer {
-	paths := make(map[string]string, len(notificationPaths))
-	for k, v := range notificationPaths {
-		paths[k] = v
-	}
 	lines := []string{
-		fmt.Sprintf("[%s] %s (%s)", strings.ToUpper(string(r.Severity)), r.Title, r.ID),
-		"Who:   <who>",
-		"What:  <what> (error: <error>)",
-		"Key:   <key> <alias>",
-		"From:  <ip> (<agent>)",
-		"When:  <when>, account <account>, region <region>",
+		// A letter first: a template that starts with { is read as JSON, one that is a quoted
+		// string is delivered with its quotes.
+		fmt.Sprintf("%s: %s (%s)", strings.ToUpper(string(r.Severity)), r.Title, r.ID),
 		"",
-		"What to do: " + r.Runbook,
+		"Who:     <who>",
+		"Action:  <what>",
 	}
-	return InputTransformer{InputPaths: paths, InputTemplate: marshalPlain(strings.Join(lines, "\n"))}
+	legend := "An empty Error means the call succeeded."
+	if r.watchesAliases() {
+		lines = append(lines, "Key:     <key><targetKey>", "Alias:   <alias>")
+		legend = "An empty Error means the call succeeded; an empty Alias, that it was no alias change."
+	} else {
+		lines = append(lines, "Key:     <key>")
+	}
+	lines = append(lines,
+		"Error:   <error>",
+		"From:    <ip> (<agent>)",
+		"When:    <when>",
+		"Account: <account>, region <region>",
+		"",
+		"What to do: "+r.Runbook,
+		"",
+		legend,
+	)
+	template := strings.Join(lines, "\n")
+	paths := map[string]string{}
+	for name, path := range notificationPaths {
+		if strings.Contains(template, "<"+name+">") {
+			paths[name] = path
+		}
+	}
+	return InputTransformer{InputPaths: paths, InputTemplate: template}
 }
 
-// Render fills the template from an EventBridge event the way EventBridge does for a string
-// template: each <variable> becomes the text at its path. A path missing from the event gives an
-// empty text here. The result is the message text (the template's JSON string, decoded).
-func (t InputTransformer) Render(event []byte) (string, error) {
-	var ev any
-	if err := json.Unmarshal(event, &ev); err != nil {
-		return "", fmt.Errorf("event: %w", err)
-	}
-	var text string
-	if err := json.Unmarshal([]byte(t.InputTemplate), &text); err != nil {
-		return "", fmt.Errorf("input template is not a JSON string: %w", err)
-	}
-	names := make([]string, 0, len(t.InputPaths))
-	for name := range t.InputPaths {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	pairs := make([]string, 0, 2*len(names))
-	for _, name := range names {
-		v := ev
-		for _, key := range strings.Split(strings.TrimPrefix(t.InputPaths[name], "$."), ".") {
-			obj, _ := v.(map[string]any)
-			v = obj[key] // nil when missing
+// watchesAliases reports whether the rule matches alias calls (DeleteAlias, UpdateAlias).
+func (r Rule) watchesAliases() bool {
+	for _, c := range r.when {
+		if c.field != fieldName {
+			continue
 		}
-		s := ""
-		switch x := v.(type) {
-		case nil:
-		case string:
-			s = x
-		default:
-			b, _ := json.Marshal(x)
-			s = string(b)
+		for _, v := range c.values {
+			if strings.HasSuffix(v, "Alias") {
+				return true
+			}
 		}
-		pairs = append(pairs, "<"+name+">", s)
 	}
-	return strings.NewReplacer(pairs...).Replace(text), nil
+	return false
 }
 
 // EventBridgeEvent wraps a CloudTrail record in the envelope EventBridge delivers, so that event

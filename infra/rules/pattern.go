@@ -90,6 +90,7 @@ func (r Rule) MetricTransformation() MetricTransformation {
 type AlarmSpec struct {
 	MetricName, Namespace, Statistic string // Statistic "Sum"
 	PeriodSeconds, EvaluationPeriods int
+	DatapointsToAlarm                int // always set, so that the deployed alarm says M out of N
 	Threshold                        float64
 	ComparisonOperator               string // "GreaterThanOrEqualToThreshold"
 	TreatMissingData                 string // "notBreaching"
@@ -106,9 +107,13 @@ func (r Rule) Alarm() AlarmSpec {
 		Statistic:          "Sum",
 		PeriodSeconds:      int(r.Firing.Period.Seconds()),
 		EvaluationPeriods:  r.Firing.EvaluationPeriods,
+		DatapointsToAlarm:  r.Firing.Datapoints(),
 		Threshold:          r.Firing.Threshold,
 		ComparisonOperator: "GreaterThanOrEqualToThreshold",
-		TreatMissingData:   "notBreaching", // no matching events is the healthy state, not a lack of data
+		// No matching events is the healthy state, not a lack of data: "for a metric that generates
+		// data points only when an error occurs ... you would want to treat missing data as
+		// notBreaching". https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data
+		TreatMissingData: "notBreaching",
 	}
 }
 

@@ -47,15 +47,42 @@ const (
 	Critical Severity = "critical"
 )
 
-// Firing says how a rule fires. Immediate rules have no alarm.
+// Firing says how a rule fires. Immediate rules have no alarm. A log rule's alarm is a CloudWatch
+// metric alarm on the Sum of its metric per Period: ALARM when at least DatapointsToAlarm of the
+// last EvaluationPeriods periods reach Threshold (an "M out of N" alarm), evaluated every minute.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-evaluation
 type Firing struct {
 	Period            time.Duration // multiple of 60s (metric filters publish standard-resolution metrics)
-	EvaluationPeriods int
-	Threshold         float64 // ALARM when Sum >= Threshold in each of EvaluationPeriods periods
-	Immediate         bool    // one event is enough (EventBridge)
+	EvaluationPeriods int           // N: how many periods back each evaluation looks
+	DatapointsToAlarm int           // M: breaching periods among those N that mean ALARM; 0 means N (see Datapoints)
+	Threshold         float64       // a period breaches when its Sum >= Threshold
+	Immediate         bool          // one event is enough (EventBridge)
 }
 
-// maxAlarmWindow is CloudWatch's limit on Period*EvaluationPeriods for standard alarms.
+// Datapoints is M, the breaching periods that move the alarm to ALARM. Zero means all N, as
+// CloudWatch reads an alarm without DatapointsToAlarm ("This is used only if you are setting an
+// 'M out of N' alarm").
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+func (f Firing) Datapoints() int {
+	if f.DatapointsToAlarm == 0 {
+		return f.EvaluationPeriods
+	}
+	return f.DatapointsToAlarm
+}
+
+// LateTolerance is how late a burst may reach CloudWatch Logs and still move the alarm to ALARM,
+// when the burst's M breaching periods lie in a span of M periods: its data points carry the
+// events' own times, so the burst must still lie within the last N periods when the alarm first
+// sees it. Zero for immediate rules (EventBridge delivers the event itself, not a data point).
+func (f Firing) LateTolerance() time.Duration {
+	if f.Immediate || f.EvaluationPeriods < f.Datapoints() {
+		return 0
+	}
+	return f.Period * time.Duration(f.EvaluationPeriods-f.Datapoints())
+}
+
+// maxAlarmWindow is CloudWatch's limit on Period*EvaluationPeriods for alarms with periods
+// under an hour.
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
 const maxAlarmWindow = 24 * time.Hour
 
@@ -74,6 +101,9 @@ func (f Firing) Validate() error {
 	if f.EvaluationPeriods >= 1 && f.Period*time.Duration(f.EvaluationPeriods) > maxAlarmWindow {
 		errs = append(errs, fmt.Errorf("period %s x %d evaluation periods: must not exceed 24h", f.Period, f.EvaluationPeriods))
 	}
+	if f.DatapointsToAlarm < 0 || f.DatapointsToAlarm > f.EvaluationPeriods {
+		errs = append(errs, fmt.Errorf("datapoints to alarm %d: must be between 1 and the %d evaluation periods (0 means all of them)", f.DatapointsToAlarm, f.EvaluationPeriods))
+	}
 	if f.Threshold < 1 {
 		errs = append(errs, fmt.Errorf("threshold %g: must be at least 1", f.Threshold))
 	}
@@ -84,7 +114,7 @@ func (f Firing) String() string {
 	if f.Immediate {
 		return "at once, per event"
 	}
-	return fmt.Sprintf(">= %g per %s for %d period(s)", f.Threshold, shortDuration(f.Period), f.EvaluationPeriods)
+	return fmt.Sprintf(">= %g per %s in %d of %d periods", f.Threshold, shortDuration(f.Period), f.Datapoints(), f.EvaluationPeriods)
 }
 
 // shortDuration prints whole hours and minutes as "1h", "5m", "1h30m"; others as Go does.
@@ -166,10 +196,15 @@ func Lookup(id string) (Rule, bool) {
 }
 
 // WithFiring returns the rule with its firing replaced, as stack config overrides thresholds.
-// An EventBridge rule stays immediate.
+// An EventBridge rule stays immediate. A zero DatapointsToAlarm in f keeps the rule's own M
+// (at most f's EvaluationPeriods), so that a caller who sets only period, periods and threshold
+// keeps the rule's tolerance for late data rather than turning it into "all N periods".
 func (r Rule) WithFiring(f Firing) Rule {
 	if r.Source == EventBridge {
 		f = Firing{Immediate: true}
+	}
+	if f.DatapointsToAlarm == 0 && !f.Immediate {
+		f.DatapointsToAlarm = min(r.Firing.Datapoints(), f.EvaluationPeriods)
 	}
 	r.Firing = f
 	return r

@@ -219,6 +219,10 @@ func TestFiringValidate(t *testing.T) {
 		{"zero evaluation periods", Firing{Period: time.Minute, Threshold: 1}, false},
 		{"window over 24h", Firing{Period: time.Hour, EvaluationPeriods: 25, Threshold: 1}, false},
 		{"threshold below 1", Firing{Period: time.Minute, EvaluationPeriods: 1, Threshold: 0.5}, false},
+		{"1 of 21", Firing{Period: time.Minute, EvaluationPeriods: 21, DatapointsToAlarm: 1, Threshold: 2}, true},
+		{"M equal to N", Firing{Period: time.Minute, EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 2}, true},
+		{"more datapoints to alarm than evaluation periods", Firing{Period: time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: 3, Threshold: 1}, false},
+		{"negative datapoints to alarm", Firing{Period: time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: -1, Threshold: 1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.f.Validate(); (err == nil) != tc.ok {
@@ -234,9 +238,28 @@ func TestWithFiringKeepsEventBridgeImmediate(t *testing.T) {
 		t.Errorf("EventBridge rule became %v", got)
 	}
 	r, _ = Lookup("app-decrypt-volume")
-	f := Firing{Period: 10 * time.Minute, EvaluationPeriods: 2, Threshold: 50}
-	if got := r.WithFiring(f).Alarm(); got.PeriodSeconds != 600 || got.EvaluationPeriods != 2 || got.Threshold != 50 {
+	f := Firing{Period: 10 * time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: 2, Threshold: 50}
+	if got := r.WithFiring(f).Alarm(); got.PeriodSeconds != 600 || got.EvaluationPeriods != 2 || got.DatapointsToAlarm != 2 || got.Threshold != 50 {
 		t.Errorf("alarm after override = %+v", got)
+	}
+}
+
+// Stack config sets period, periods and threshold only: the rule's own M stays, so the override
+// keeps the rule's tolerance for late data rather than asking all N periods to breach.
+func TestWithFiringKeepsTheRulesDatapointsToAlarm(t *testing.T) {
+	r, _ := Lookup("app-kms-errors")
+	for _, tc := range []struct {
+		f    Firing
+		want int
+	}{
+		{Firing{Period: time.Minute, EvaluationPeriods: 21, Threshold: 4}, 1},
+		{Firing{Period: 5 * time.Minute, EvaluationPeriods: 3, Threshold: 4}, 1},
+		{Firing{Period: time.Minute, EvaluationPeriods: 10, DatapointsToAlarm: 3, Threshold: 4}, 3},
+	} {
+		got := r.WithFiring(tc.f).Firing
+		if got.Datapoints() != tc.want || got.EvaluationPeriods != tc.f.EvaluationPeriods || got.Validate() != nil {
+			t.Errorf("WithFiring(%+v) = %+v, want %d of %d", tc.f, got, tc.want, tc.f.EvaluationPeriods)
+		}
 	}
 }
 
@@ -245,7 +268,7 @@ func TestAlarmAndMetric(t *testing.T) {
 	a := r.Alarm()
 	if a.MetricName != "AppKmsErrors" || a.Namespace != MetricNamespace || a.Statistic != "Sum" ||
 		a.ComparisonOperator != "GreaterThanOrEqualToThreshold" || a.TreatMissingData != "notBreaching" ||
-		a.PeriodSeconds != 60 || a.EvaluationPeriods != 1 || a.Threshold != 2 {
+		a.PeriodSeconds != 60 || a.EvaluationPeriods != 21 || a.DatapointsToAlarm != 1 || a.Threshold != 2 {
 		t.Errorf("alarm = %+v", a)
 	}
 	mt := r.MetricTransformation()

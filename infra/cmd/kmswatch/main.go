@@ -27,7 +27,7 @@ const usage = `kmswatch: detection rules for KMS activity, offline.
 Usage:
   kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json | --format athena|insights]
   kmswatch replay   [--role-arn ARN] [--key-arn ARN]... [--period D] [--rule ID]... [--limit N] [--json] FILE|DIR...
-  kmswatch rehearse [--wrong-keys N] [--json]
+  kmswatch rehearse [--wrong-keys N] [--delivery-delay D] [--json]
   kmswatch version
   kmswatch help [COMMAND]
 

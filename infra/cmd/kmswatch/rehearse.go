@@ -32,8 +32,25 @@ transitions and the notification SNS would email.
 Events are stamped by a rehearsal clock that ticks one second per event, so the outcome does not
 depend on when the command runs.
 
+Every log line (the trail's records and the app's own) reaches CloudWatch Logs --delivery-delay
+after it was written. Its data point keeps the event's time, the worst case (CloudWatch Logs does
+not document which timestamp a metric filter uses), and the alarm, evaluated every minute, sees it
+from the first evaluation after it arrived. The default, 5m, is AWS's figure for CloudTrail ("an
+average of about 5 minutes ... not guaranteed"); the lab warns of up to 15m. A log rule's alarm
+fires on a burst that arrives up to its tolerance late (printed beside it); a later burst it may
+miss, and the output says which alarms did.
+
 Exit status: 0 when the scenario ran as the lab describes it (encrypt and the right-key decrypt
 succeed, every wrong-key decrypt is refused), 1 otherwise, 2 for bad usage.`
+
+// defaultDeliveryDelay is CloudTrail's documented average delivery to CloudWatch Logs, "about 5
+// minutes ... not guaranteed".
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/send-cloudtrail-events-to-cloudwatch-logs.html
+const defaultDeliveryDelay = 5 * time.Minute
+
+// maxDeliveryDelay bounds the flag: beyond a day no alarm of the rule set (at most 24h of
+// periods) could see the data anyway.
+const maxDeliveryDelay = 24 * time.Hour
 
 // rehearsalRole is the task role the KMS double names as the caller.
 const rehearsalRole = "arn:aws:iam::111122223333:role/kmswatch-rehearsal-task"
@@ -47,8 +64,9 @@ var rehearsalRegion = rules.NotificationContext{
 func runRehearse(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
 	wrongKeys := fs.Int("wrong-keys", 5, "decrypts with a wrong key (the default trips app-kms-errors and app-decrypt-denied)")
+	delay := fs.Duration("delivery-delay", defaultDeliveryDelay, "how late each log line reaches CloudWatch Logs (0 to 24h)")
 	asJSON := fs.Bool("json", false, "JSON lines: one per step, alarm transition and notification")
-	fs.Usage = usageFunc(fs, "kmswatch rehearse [--wrong-keys N] [--json]", rehearseAbout)
+	fs.Usage = usageFunc(fs, "kmswatch rehearse [--wrong-keys N] [--delivery-delay D] [--json]", rehearseAbout)
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -59,7 +77,10 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	if *wrongKeys < 0 || *wrongKeys > 10000 {
 		return usageError(stderr, "rehearse", "--wrong-keys %d: must be between 0 and 10000", *wrongKeys)
 	}
-	reh, err := rehearse(*wrongKeys, time.Now().UTC().Truncate(time.Minute))
+	if *delay < 0 || *delay > maxDeliveryDelay {
+		return usageError(stderr, "rehearse", "--delivery-delay %s: must be between 0 and 24h", *delay)
+	}
+	reh, err := rehearse(*wrongKeys, time.Now().UTC().Truncate(time.Minute), *delay)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmswatch rehearse: %v\n", err)
 		return exitFindings
@@ -118,6 +139,7 @@ type step struct {
 func (st step) ok() bool { return st.Want[0] == byte('0'+st.Status/100) }
 
 type rehearsal struct {
+	delay      time.Duration // how late every log line reaches CloudWatch Logs
 	steps      []step
 	failed     bool
 	trail      []json.RawMessage // the double's CloudTrail records
@@ -132,8 +154,9 @@ type email struct {
 	subject, body string
 }
 
-// rehearse runs the scenario with the rehearsal clock starting at start.
-func rehearse(wrongKeys int, start time.Time) (*rehearsal, error) {
+// rehearse runs the scenario with the rehearsal clock starting at start, every log line reaching
+// CloudWatch Logs delay after it was written.
+func rehearse(wrongKeys int, start time.Time, delay time.Duration) (*rehearsal, error) {
 	clock := &rehearsalClock{now: start}
 	double := awsdouble.New(awsdouble.Options{RoleARN: rehearsalRole, Now: clock.Now})
 	appKey := double.CreateKey("alias/kmswatch-app")
@@ -147,7 +170,7 @@ func rehearse(wrongKeys int, start time.Time) (*rehearsal, error) {
 	crypto := appkms.New(awskms.NewFromConfig(awsdouble.ClientConfig(kmsEndpoint.URL)), appKey.ARN, 0)
 	server := apphttp.NewServer(apphttp.Config{}, inmem.NewStore(), crypto, logger)
 
-	reh := &rehearsal{}
+	reh := &rehearsal{delay: delay}
 	do := func(method, path, body string, want string) (map[string]string, error) {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -192,8 +215,22 @@ func rehearse(wrongKeys int, start time.Time) (*rehearsal, error) {
 	if len(reh.result.Problems) > 0 {
 		return nil, fmt.Errorf("replaying the rehearsal's logs: %w", reh.result.Problems[0])
 	}
+	reh.evaluateDelivered()
 	reh.notifications()
 	return reh, nil
+}
+
+// evaluateDelivered re-runs each alarm with the delivery delay: replay takes every line as
+// delivered when written, the rehearsal as delivered reh.delay later.
+func (reh *rehearsal) evaluateDelivered() {
+	res := reh.result
+	times := make([][]time.Time, len(res.Rules))
+	for _, m := range res.Matches {
+		times[m.Rule] = append(times[m.Rule], m.EventTime)
+	}
+	for i, r := range res.Rules {
+		res.Evaluations[i] = rules.EvaluateArrivals(r.Firing, rules.Delayed(times[i], reh.delay))
+	}
 }
 
 // notifications renders what SNS would deliver: an alarm email per state change, and the

@@ -146,8 +146,9 @@ func writeRulesTable(w io.Writer, rs []rules.Rule, p rules.Params) {
 		if fp := r.FilterPattern(p); fp != "" {
 			fmt.Fprintf(w, "  filter pattern: %s\n", fp)
 			a := r.Alarm()
-			fmt.Fprintf(w, "  alarm:          %s(%s) %s %g, %d period(s) of %ds, missing data %s\n",
-				a.Statistic, a.MetricName, a.ComparisonOperator, a.Threshold, a.EvaluationPeriods, a.PeriodSeconds, a.TreatMissingData)
+			fmt.Fprintf(w, "  alarm:          %s(%s) %s %g in %d of %d period(s) of %ds, missing data %s, tolerates data %s late\n",
+				a.Statistic, a.MetricName, a.ComparisonOperator, a.Threshold, a.DatapointsToAlarm, a.EvaluationPeriods, a.PeriodSeconds,
+				a.TreatMissingData, minutes(r.Firing.LateTolerance()))
 		}
 		if ep, ok := r.EventPattern(p); ok {
 			fmt.Fprintf(w, "  event pattern:  %s\n", ep)
