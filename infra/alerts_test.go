@@ -27,7 +27,8 @@ func deployedParams(run *stackRun) rules.Params {
 // renders with the stack's thresholds, and nothing else may be deployed.
 func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 	settings := map[string]string{
-		"alarmPeriodSeconds": "300", "alarmEvaluationPeriods": "2", "alarmThreshold": "4", "decryptVolumeThreshold": "250",
+		"appKmsErrorsPeriodSeconds": "300", "appKmsErrorsEvaluationPeriods": "2", "appKmsErrorsThreshold": "4",
+		"appDecryptVolumeThreshold": "250", "appDecryptDeniedDatapointsToAlarm": "2",
 	}
 	run := mustRun(t, withSettings(settings))
 	cfg, err := parseConfig(lookupFrom(withSettings(settings)))
@@ -120,7 +121,7 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 func TestLabFilterNamesTheRealTaskRole(t *testing.T) {
 	run := mustRun(t, baseConfig())
 	roleARN := run.named("aws:iam/role:Role", "identity-task-role").outStr("arn")
-	filter := run.named("aws:cloudwatch/logMetricFilter:LogMetricFilter", "alerts-filter-"+labAlarmRuleID)
+	filter := run.named("aws:cloudwatch/logMetricFilter:LogMetricFilter", "alerts-filter-app-kms-errors")
 	pattern := filter.str("pattern")
 	if !strings.Contains(pattern, `"`+roleARN+`"`) {
 		t.Errorf("pattern %s does not name the task role %s", pattern, roleARN)
@@ -128,12 +129,13 @@ func TestLabFilterNamesTheRealTaskRole(t *testing.T) {
 	if strings.Contains(pattern, rules.RoleARNPlaceholder) || strings.Contains(pattern, "111122223333") {
 		t.Errorf("pattern %s holds a placeholder or the samples' account", pattern)
 	}
-	alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-"+labAlarmRuleID)
+	alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-kms-errors")
 	if alarm.str("metricName") != filter.str("metricTransformation", "name") || alarm.str("namespace") != filter.str("metricTransformation", "namespace") {
 		t.Errorf("alarm watches %s/%s, filter publishes %s/%s", alarm.str("namespace"), alarm.str("metricName"),
 			filter.str("metricTransformation", "namespace"), filter.str("metricTransformation", "name"))
 	}
-	lab := mustRule(labAlarmRuleID).Firing
+	labRule, _ := rules.Lookup("app-kms-errors")
+	lab := labRule.Firing
 	if alarm.num("threshold") != lab.Threshold || alarm.num("period") != lab.Period.Seconds() {
 		t.Errorf("lab alarm threshold %v per %v s, want the rule's %v per %v", alarm.num("threshold"), alarm.num("period"), lab.Threshold, lab.Period)
 	}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kmswatch/kmswatch/infra/rules"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -21,11 +20,9 @@ import (
 type Config struct {
 	AlertEmail string
 
-	// The lab's alarm (rule app-kms-errors) and the exfiltration rule's count per period.
-	AlarmPeriodSeconds     int
-	AlarmEvaluationPeriods int
-	AlarmThreshold         int
-	DecryptVolumeThreshold int
+	// Firing is each alarmed rule's firing, by rule id, from its four settings (rules.SettingName:
+	// appKmsErrorsThreshold, ...PeriodSeconds, ...EvaluationPeriods, ...DatapointsToAlarm).
+	Firing map[string]rules.Firing
 
 	NATGateways     string // natSingle or natOnePerAZ
 	DBInstanceClass string
@@ -50,12 +47,6 @@ const (
 	natOnePerAZ = "onePerAz"
 )
 
-// Rule ids whose firing the stack config tunes.
-const (
-	labAlarmRuleID      = "app-kms-errors"
-	decryptVolumeRuleID = "app-decrypt-volume"
-)
-
 // logRetentionDays are the values CloudWatch Logs accepts for retentionInDays.
 // https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -78,21 +69,22 @@ var (
 // defaultConfig holds the defaults for every optional setting. The rule-derived ones come from
 // the rule set, so that an unset stack behaves as the rules were written.
 func defaultConfig() Config {
-	lab := mustRule(labAlarmRuleID).Firing
-	volume := mustRule(decryptVolumeRuleID).Firing
+	firing := map[string]rules.Firing{}
+	for _, r := range rules.Default() {
+		if r.Tunable() {
+			firing[r.ID] = r.Firing
+		}
+	}
 	return Config{
-		AlarmPeriodSeconds:     int(lab.Period / time.Second),
-		AlarmEvaluationPeriods: lab.EvaluationPeriods,
-		AlarmThreshold:         int(lab.Threshold),
-		DecryptVolumeThreshold: int(volume.Threshold),
-		NATGateways:            natSingle,
-		DBInstanceClass:        "db.t4g.micro",
-		DesiredCount:           1,
-		MinCount:               1,
-		MaxCount:               2,
-		AllowedCIDRs:           []string{"0.0.0.0/0"},
-		LogRetention:           90,
-		Hunting:                true,
+		Firing:          firing,
+		NATGateways:     natSingle,
+		DBInstanceClass: "db.t4g.micro",
+		DesiredCount:    1,
+		MinCount:        1,
+		MaxCount:        2,
+		AllowedCIDRs:    []string{"0.0.0.0/0"},
+		LogRetention:    90,
+		Hunting:         true,
 	}
 }
 
@@ -111,10 +103,15 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p := configParser{lookup: lookup}
 
 	c.AlertEmail = p.requiredString("alertEmail", `your address: "ALERT_EMAIL=<you@your-domain> make up", or "pulumi config set alertEmail <you@your-domain>" once the stack exists`)
-	p.int("alarmPeriodSeconds", &c.AlarmPeriodSeconds)
-	p.int("alarmEvaluationPeriods", &c.AlarmEvaluationPeriods)
-	p.int("alarmThreshold", &c.AlarmThreshold)
-	p.int("decryptVolumeThreshold", &c.DecryptVolumeThreshold)
+	if tuned, err := rules.ApplySettings(rules.Default(), p.lookup); err != nil {
+		p.errs = append(p.errs, err)
+	} else {
+		for _, r := range tuned {
+			if r.Tunable() {
+				c.Firing[r.ID] = r.Firing
+			}
+		}
+	}
 	p.string("natGateways", &c.NATGateways)
 	p.string("dbInstanceClass", &c.DBInstanceClass)
 	p.int("desiredCount", &c.DesiredCount)
@@ -161,23 +158,6 @@ func (c Config) validate() []error {
 		bad("alertEmail %q: not an email address; want a plain address such as secops@<your domain>", c.AlertEmail)
 	} else if why := placeholderDomain(c.AlertEmail[strings.LastIndex(c.AlertEmail, "@")+1:]); why != "" {
 		bad("alertEmail %q: an example address, no alert would reach anyone (%s); set your own", c.AlertEmail, why)
-	}
-	// Metric filters publish standard-resolution metrics, so alarm periods are whole minutes;
-	// period x evaluation periods may not exceed one day.
-	// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
-	if c.AlarmPeriodSeconds < 60 || c.AlarmPeriodSeconds%60 != 0 {
-		bad("alarmPeriodSeconds %d: CloudWatch accepts a multiple of 60 (60, 120, 300, ...) for metrics from metric filters", c.AlarmPeriodSeconds)
-	}
-	if c.AlarmEvaluationPeriods < 1 {
-		bad("alarmEvaluationPeriods %d: must be at least 1", c.AlarmEvaluationPeriods)
-	} else if c.AlarmPeriodSeconds*c.AlarmEvaluationPeriods > 86400 {
-		bad("alarmPeriodSeconds x alarmEvaluationPeriods = %d s: CloudWatch allows at most 86400 (one day)", c.AlarmPeriodSeconds*c.AlarmEvaluationPeriods)
-	}
-	if c.AlarmThreshold < 1 {
-		bad("alarmThreshold %d: must be at least 1 (events per period)", c.AlarmThreshold)
-	}
-	if c.DecryptVolumeThreshold < 1 {
-		bad("decryptVolumeThreshold %d: must be at least 1 (successful decrypts per period)", c.DecryptVolumeThreshold)
 	}
 	if c.NATGateways != natSingle && c.NATGateways != natOnePerAZ {
 		bad("natGateways %q: allowed values are %q (one NAT gateway, cheaper) and %q (one per availability zone)", c.NATGateways, natSingle, natOnePerAZ)
@@ -258,23 +238,13 @@ func (c Config) certificateRegion() string {
 	return m[2]
 }
 
-// Rules returns the shipped rule set with the stack's thresholds applied.
+// Rules returns the shipped rule set with the stack's firing settings applied.
 func (c Config) Rules() []rules.Rule {
-	var out []rules.Rule
-	for _, r := range rules.Default() {
-		switch r.ID {
-		case labAlarmRuleID:
-			r = r.WithFiring(rules.Firing{
-				Period:            time.Duration(c.AlarmPeriodSeconds) * time.Second,
-				EvaluationPeriods: c.AlarmEvaluationPeriods,
-				Threshold:         float64(c.AlarmThreshold),
-			})
-		case decryptVolumeRuleID:
-			f := r.Firing
-			f.Threshold = float64(c.DecryptVolumeThreshold)
-			r = r.WithFiring(f)
+	out := rules.Default()
+	for i, r := range out {
+		if f, ok := c.Firing[r.ID]; ok {
+			out[i] = r.WithFiring(f)
 		}
-		out = append(out, r)
 	}
 	return out
 }
@@ -288,14 +258,6 @@ func dedupe(values []string) []string {
 		}
 	}
 	return out
-}
-
-func mustRule(id string) rules.Rule {
-	r, ok := rules.Lookup(id)
-	if !ok {
-		panic("rule " + id + " is not in rules.Default(); infra/config.go tunes it")
-	}
-	return r
 }
 
 func joinInts(values []int) string {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kmswatch/kmswatch/infra/rules"
 	"gopkg.in/yaml.v3"
@@ -29,13 +30,14 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 		{"alert email without a domain", map[string]string{"alertEmail": "secops"}, []string{`alertEmail "secops"`, "not an email address"}},
 		{"alert email with a display name", map[string]string{"alertEmail": "Sec Ops <secops@acme-corp.io>"}, []string{"alertEmail", "plain address"}},
 		{"alert email without a dot in the domain", map[string]string{"alertEmail": "secops@localhost"}, []string{"alertEmail"}},
-		{"period not a multiple of 60", map[string]string{"alarmPeriodSeconds": "90"}, []string{"alarmPeriodSeconds 90", "multiple of 60"}},
-		{"high-resolution period", map[string]string{"alarmPeriodSeconds": "30"}, []string{"alarmPeriodSeconds 30", "multiple of 60"}},
-		{"period not a number", map[string]string{"alarmPeriodSeconds": "5m"}, []string{`alarmPeriodSeconds "5m"`, "whole number"}},
-		{"no evaluation period", map[string]string{"alarmEvaluationPeriods": "0"}, []string{"alarmEvaluationPeriods 0", "at least 1"}},
-		{"alarm window over a day", map[string]string{"alarmPeriodSeconds": "3600", "alarmEvaluationPeriods": "25"}, []string{"alarmPeriodSeconds x alarmEvaluationPeriods = 90000", "86400"}},
-		{"threshold zero", map[string]string{"alarmThreshold": "0"}, []string{"alarmThreshold 0", "at least 1"}},
-		{"decrypt volume threshold zero", map[string]string{"decryptVolumeThreshold": "0"}, []string{"decryptVolumeThreshold 0"}},
+		{"period not a multiple of 60", map[string]string{"appKmsErrorsPeriodSeconds": "90"}, []string{"appKmsErrorsPeriodSeconds 90", "multiple of 60"}},
+		{"high-resolution period", map[string]string{"appDecryptDeniedPeriodSeconds": "30"}, []string{"appDecryptDeniedPeriodSeconds 30", "multiple of 60"}},
+		{"period not a number", map[string]string{"appKmsErrorsPeriodSeconds": "5m"}, []string{`appKmsErrorsPeriodSeconds "5m"`, "whole number"}},
+		{"no evaluation period", map[string]string{"appKmsErrorsEvaluationPeriods": "0"}, []string{"appKmsErrorsEvaluationPeriods 0", "at least 1"}},
+		{"alarm window over a day", map[string]string{"appKmsErrorsPeriodSeconds": "3600", "appKmsErrorsEvaluationPeriods": "25"}, []string{"appKmsErrorsPeriodSeconds x appKmsErrorsEvaluationPeriods = 90000", "86400"}},
+		{"M above N", map[string]string{"kmsKeyDisableOrDeleteDatapointsToAlarm": "6"}, []string{"kmsKeyDisableOrDeleteDatapointsToAlarm 6", "between 1 and"}},
+		{"threshold zero", map[string]string{"appKmsErrorsThreshold": "0"}, []string{"appKmsErrorsThreshold 0", "at least 1"}},
+		{"decrypt volume threshold zero", map[string]string{"appDecryptVolumeThreshold": "0"}, []string{"appDecryptVolumeThreshold 0"}},
 		{"unknown NAT strategy", map[string]string{"natGateways": "two"}, []string{`natGateways "two"`, `"single"`, `"onePerAz"`}},
 		{"instance class without db. prefix", map[string]string{"dbInstanceClass": "t4g.micro"}, []string{`dbInstanceClass "t4g.micro"`, "db.t4g.micro"}},
 		{"min above max", map[string]string{"minCount": "3", "maxCount": "2", "desiredCount": "2"}, []string{"minCount 3 is above maxCount 2"}},
@@ -94,30 +96,34 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 
 func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 	cfg, err := parseConfig(lookupFrom(map[string]string{
-		"alertEmail":             "secops@acme-corp.io",
-		"alarmPeriodSeconds":     "300",
-		"alarmEvaluationPeriods": "3",
-		"alarmThreshold":         "5",
-		"decryptVolumeThreshold": "50",
-		"natGateways":            "onePerAz",
-		"dbInstanceClass":        "db.r6g.large",
-		"desiredCount":           "2",
-		"minCount":               "2",
-		"maxCount":               "6",
-		"certificateArn":         "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
-		"domainName":             "kms.acme-corp.io",
-		"hostedZoneId":           "Z1D633PJN98FT9",
-		"allowedCidrs":           `["203.0.113.0/24","198.51.100.7/32","203.0.113.0/24"]`,
-		"logRetentionDays":       "365",
-		"protect":                "true",
-		"hunting":                "false",
+		"alertEmail":                    "secops@acme-corp.io",
+		"appKmsErrorsPeriodSeconds":     "300",
+		"appKmsErrorsEvaluationPeriods": "3",
+		"appKmsErrorsThreshold":         "5",
+		"appDecryptVolumeThreshold":     "50",
+		"natGateways":                   "onePerAz",
+		"dbInstanceClass":               "db.r6g.large",
+		"desiredCount":                  "2",
+		"minCount":                      "2",
+		"maxCount":                      "6",
+		"certificateArn":                "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
+		"domainName":                    "kms.acme-corp.io",
+		"hostedZoneId":                  "Z1D633PJN98FT9",
+		"allowedCidrs":                  `["203.0.113.0/24","198.51.100.7/32","203.0.113.0/24"]`,
+		"logRetentionDays":              "365",
+		"protect":                       "true",
+		"hunting":                       "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	firing := defaultConfig().Firing
+	lab, volume := firing["app-kms-errors"], firing["app-decrypt-volume"]
+	lab.Period, lab.EvaluationPeriods, lab.Threshold = 5*time.Minute, 3, 5
+	volume.Threshold = 50
+	firing["app-kms-errors"], firing["app-decrypt-volume"] = lab, volume
 	want := Config{
-		AlertEmail: "secops@acme-corp.io", AlarmPeriodSeconds: 300, AlarmEvaluationPeriods: 3, AlarmThreshold: 5,
-		DecryptVolumeThreshold: 50, NATGateways: natOnePerAZ, DBInstanceClass: "db.r6g.large",
+		AlertEmail: "secops@acme-corp.io", Firing: firing, NATGateways: natOnePerAZ, DBInstanceClass: "db.r6g.large",
 		DesiredCount: 2, MinCount: 2, MaxCount: 6,
 		CertificateARN: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
 		DomainName:     "kms.acme-corp.io", HostedZoneID: "Z1D633PJN98FT9",
@@ -132,11 +138,11 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 	}
 }
 
-// The thresholds in the stack config are the rules' own unless set; Config.Rules applies them.
-func TestConfigRulesApplyTheStackThresholds(t *testing.T) {
+// The firing in the stack config is the rules' own unless set; Config.Rules applies it.
+func TestConfigRulesApplyTheStackFiring(t *testing.T) {
 	cfg, err := parseConfig(lookupFrom(map[string]string{
-		"alertEmail": "secops@acme-corp.io", "alarmPeriodSeconds": "300", "alarmEvaluationPeriods": "3",
-		"alarmThreshold": "7", "decryptVolumeThreshold": "40",
+		"alertEmail": "secops@acme-corp.io", "appKmsErrorsPeriodSeconds": "300", "appKmsErrorsEvaluationPeriods": "3",
+		"appKmsErrorsThreshold": "7", "appDecryptVolumeThreshold": "40",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -147,22 +153,23 @@ func TestConfigRulesApplyTheStackThresholds(t *testing.T) {
 		if err := r.Firing.Validate(); err != nil {
 			t.Errorf("rule %s: firing %v: %v", r.ID, r.Firing, err)
 		}
+		own, _ := rules.Lookup(r.ID)
 		switch r.ID {
-		case labAlarmRuleID:
-			if a := r.Alarm(); a.PeriodSeconds != 300 || a.EvaluationPeriods != 3 || a.Threshold != 7 {
-				t.Errorf("lab alarm %+v, want period 300, 3 periods, threshold 7", a)
+		case "app-kms-errors":
+			if a := r.Alarm(); a.PeriodSeconds != 300 || a.EvaluationPeriods != 3 || a.Threshold != 7 || a.DatapointsToAlarm != own.Firing.Datapoints() {
+				t.Errorf("lab alarm %+v, want period 300, 3 periods, threshold 7 and the rule's own M", a)
 			}
-		case decryptVolumeRuleID:
-			if a := r.Alarm(); a.Threshold != 40 || a.PeriodSeconds != int(mustRule(decryptVolumeRuleID).Firing.Period.Seconds()) {
+		case "app-decrypt-volume":
+			if a := r.Alarm(); a.Threshold != 40 || a.PeriodSeconds != int(own.Firing.Period.Seconds()) {
 				t.Errorf("volume alarm %+v, want threshold 40 and the rule's own period", a)
 			}
 		default:
-			if want, _ := rules.Lookup(r.ID); !reflect.DeepEqual(r.Firing, want.Firing) {
-				t.Errorf("rule %s: firing %v changed, want the rule's own %v", r.ID, r.Firing, want.Firing)
+			if !reflect.DeepEqual(r.Firing, own.Firing) {
+				t.Errorf("rule %s: firing %v changed, want the rule's own %v", r.ID, r.Firing, own.Firing)
 			}
 		}
 	}
-	for _, id := range []string{labAlarmRuleID, decryptVolumeRuleID} {
+	for _, id := range []string{"app-kms-errors", "app-decrypt-volume"} {
 		if !seen[id] {
 			t.Errorf("rule %s is not in the rule set", id)
 		}

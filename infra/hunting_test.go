@@ -187,7 +187,7 @@ func TestOneSavedQueryPerRuleAsTheCLIPrintsIt(t *testing.T) {
 		t.Errorf("%d query definitions, want one per rule (%d)", got, defined)
 	}
 	// The stack's thresholds reach the saved queries.
-	tuned := mustRun(t, withSettings(map[string]string{"decryptVolumeThreshold": "250"}))
+	tuned := mustRun(t, withSettings(map[string]string{"appDecryptVolumeThreshold": "250"}))
 	if q := tuned.named("aws:athena/namedQuery:NamedQuery", "hunting-athena-app-decrypt-volume").str("query"); !strings.Contains(q, "WHERE period_count >= 250") {
 		t.Errorf("the volume query does not use the stack's threshold:\n%s", q)
 	}

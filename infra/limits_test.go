@@ -201,7 +201,7 @@ func TestStackNamePrefixIsShortStableAndDistinct(t *testing.T) {
 // period x evaluation periods is at most a day.
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarm-evaluation
 func TestAlarmsUseStandardResolutionPeriods(t *testing.T) {
-	run := mustRun(t, withSettings(map[string]string{"alarmPeriodSeconds": "600", "alarmEvaluationPeriods": "144"}))
+	run := mustRun(t, withSettings(map[string]string{"appKmsErrorsPeriodSeconds": "600", "appKmsErrorsEvaluationPeriods": "144"}))
 	statistics := map[string]bool{"SampleCount": true, "Average": true, "Sum": true, "Minimum": true, "Maximum": true}
 	for _, alarm := range run.all("aws:cloudwatch/metricAlarm:MetricAlarm") {
 		period, periods := int(alarm.num("period")), int(alarm.num("evaluationPeriods"))
