@@ -33,6 +33,8 @@ type Record struct {
 	Plan     Plan           `json:"plan"`
 	Results  []ActionResult `json:"results,omitempty"` // one per Plan.Actions, same order
 	Released *Release       `json:"released,omitempty"`
+	// Announced: the message went out on the alert topic (a retry announces what is not).
+	Announced bool `json:"announced,omitempty"`
 }
 
 // ActionResult is what happened to one planned action.
@@ -88,9 +90,13 @@ func NewRecord(id string, p Plan, mode Mode) Record {
 	return r
 }
 
+// Resumable: a retried invocation applies what is not yet applied (a crash or a failed call part
+// way); anything else was finished before.
+func (r Record) Resumable() bool { return r.Status == StatusPending || r.Status == StatusFailed }
+
 // Finish sets the final status once every action has been tried.
 func (r *Record) Finish() {
-	if r.Status != StatusPending {
+	if !r.Resumable() {
 		return
 	}
 	for _, res := range r.Results {

@@ -82,14 +82,15 @@ func (f *fakeDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.items[id] = req.Item
 		f.reply(w, map[string]any{})
 	case "UpdateItem":
-		if req.UpdateExpression != "SET #last = :at, #by = :record" || req.ConditionExpression != "attribute_not_exists(#last) OR #last <= :cutoff" {
+		if req.UpdateExpression != "SET #last = :at, #by = :record" || req.ConditionExpression != "attribute_not_exists(#last) OR #last <= :cutoff OR #by = :record" {
 			f.fail(w, "ValidationException", "fake: unknown expressions", nil)
 			return
 		}
 		id := req.Key[KeyAttribute]["S"]
 		item := f.items[id]
 		last := req.ExpressionAttributeNames["#last"]
-		if old, ok := item[last]; ok && old["S"] > req.ExpressionAttributeValues[":cutoff"]["S"] {
+		by := req.ExpressionAttributeNames["#by"]
+		if old, ok := item[last]; ok && old["S"] > req.ExpressionAttributeValues[":cutoff"]["S"] && item[by]["S"] != req.ExpressionAttributeValues[":record"]["S"] {
 			f.fail(w, "ConditionalCheckFailedException", "The conditional request failed", item)
 			return
 		}
@@ -97,7 +98,7 @@ func (f *fakeDynamoDB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			item = map[string]map[string]string{KeyAttribute: {"S": id}}
 		}
 		item[last] = req.ExpressionAttributeValues[":at"]
-		item[req.ExpressionAttributeNames["#by"]] = req.ExpressionAttributeValues[":record"]
+		item[by] = req.ExpressionAttributeValues[":record"]
 		f.items[id] = item
 		f.reply(w, map[string]any{})
 	case "Scan":

@@ -38,9 +38,9 @@ const (
 	attrBy       = "byRecord"
 
 	kindRecord = "record"
-	// rateLimitID is the item that holds when the last containment started.
-	rateLimitID = "rate-limit#containment"
-	timeLayout  = "2006-01-02T15:04:05Z" // fixed width in UTC: string order is time order
+	// rateLimitPrefix + mode is the item that holds when the mode's last containment started.
+	rateLimitPrefix = "rate-limit#containment#"
+	timeLayout      = "2006-01-02T15:04:05Z" // fixed width in UTC: string order is time order
 )
 
 // Store is the record store on one table.
@@ -127,11 +127,11 @@ func (s Store) List(ctx context.Context) ([]responder.Record, error) {
 	return out, nil
 }
 
-// LastContainment is when the last containment started; zero when none has.
-func (s Store) LastContainment(ctx context.Context) (time.Time, error) {
+// LastContainment is when the mode's last containment started; zero when none has.
+func (s Store) LastContainment(ctx context.Context, mode responder.Mode) (time.Time, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.Table, ConsistentRead: aws.Bool(true),
-		Key: map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: rateLimitID}},
+		Key: map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: rateLimitPrefix + string(mode)}},
 	})
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading the rate limit from %s: %w", s.Table, err)
@@ -139,15 +139,16 @@ func (s Store) LastContainment(ctx context.Context) (time.Time, error) {
 	return parseLast(out.Item)
 }
 
-// ClaimContainment records that a containment starts at `at`, unless one started less than
-// interval before: one conditional write, so two invocations at once cannot both contain.
-// It returns whether the claim succeeded and, when not, when the last containment started.
-func (s Store) ClaimContainment(ctx context.Context, at time.Time, interval time.Duration, recordID string) (bool, time.Time, error) {
+// ClaimContainment records that a containment starts at `at`, unless another started less than
+// interval before: one conditional write, so two invocations at once cannot both contain, while
+// a retry of the record that holds the claim gets it again. It returns whether the claim
+// succeeded and, when not, when the last containment started.
+func (s Store) ClaimContainment(ctx context.Context, mode responder.Mode, at time.Time, interval time.Duration, recordID string) (bool, time.Time, error) {
 	_, err := s.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &s.Table,
-		Key:                 map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: rateLimitID}},
+		Key:                 map[string]types.AttributeValue{KeyAttribute: &types.AttributeValueMemberS{Value: rateLimitPrefix + string(mode)}},
 		UpdateExpression:    aws.String("SET #last = :at, #by = :record"),
-		ConditionExpression: aws.String("attribute_not_exists(#last) OR #last <= :cutoff"),
+		ConditionExpression: aws.String("attribute_not_exists(#last) OR #last <= :cutoff OR #by = :record"),
 		ExpressionAttributeNames: map[string]string{
 			"#last": attrLast, "#by": attrBy,
 		},

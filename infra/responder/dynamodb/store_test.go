@@ -52,7 +52,7 @@ func TestRecordsRoundTripExactly(t *testing.T) {
 	if _, err := store.Get(ctx, "20990101T000000Z-ffffffff"); !errors.Is(err, responder.ErrNotFound) {
 		t.Errorf("an unknown id: %v, want ErrNotFound", err)
 	}
-	if _, err := store.Get(ctx, rateLimitID); !errors.Is(err, responder.ErrNotFound) {
+	if _, err := store.Get(ctx, rateLimitPrefix+"contain"); !errors.Is(err, responder.ErrNotFound) {
 		t.Errorf("the rate-limit item is no record: %v", err)
 	}
 }
@@ -65,7 +65,7 @@ func TestListSkipsTheRateLimitItemAndSortsByID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ok, _, err := store.ClaimContainment(ctx, t0, time.Hour, "x"); !ok || err != nil {
+	if ok, _, err := store.ClaimContainment(ctx, responder.ModeContain, t0, time.Hour, "x"); !ok || err != nil {
 		t.Fatalf("claim: %v %v", ok, err)
 	}
 	list, err := store.List(ctx)
@@ -84,7 +84,8 @@ func TestListSkipsTheRateLimitItemAndSortsByID(t *testing.T) {
 func TestClaimContainmentAllowsOnePerInterval(t *testing.T) {
 	ctx := context.Background()
 	fake, store := newFakeDynamoDB(t, "t")
-	if last, err := store.LastContainment(ctx); err != nil || !last.IsZero() {
+	contain := responder.ModeContain
+	if last, err := store.LastContainment(ctx, contain); err != nil || !last.IsZero() {
 		t.Fatalf("before any containment: %s, %v", last, err)
 	}
 	for _, tc := range []struct {
@@ -97,16 +98,28 @@ func TestClaimContainmentAllowsOnePerInterval(t *testing.T) {
 		{t0.Add(time.Hour), true, time.Time{}},
 		{t0.Add(time.Hour + time.Second), false, t0.Add(time.Hour)},
 	} {
-		ok, last, err := store.ClaimContainment(ctx, tc.at, time.Hour, "r-"+tc.at.Format(timeLayout))
+		ok, last, err := store.ClaimContainment(ctx, contain, tc.at, time.Hour, "r-"+tc.at.Format(timeLayout))
 		if err != nil || ok != tc.ok || !last.Equal(tc.last) {
 			t.Errorf("claim at %s: %v, last %s, %v; want %v, last %s (calls %s)", tc.at, ok, last, err, tc.ok, tc.last, fake)
 		}
 	}
-	if last, err := store.LastContainment(ctx); err != nil || !last.Equal(t0.Add(time.Hour)) {
+	if last, err := store.LastContainment(ctx, contain); err != nil || !last.Equal(t0.Add(time.Hour)) {
 		t.Errorf("last containment %s, %v", last, err)
 	}
-	if by := fake.attr(rateLimitID, "byRecord"); by != "r-2026-11-26T11:15:00Z" {
+	if by := fake.attr(rateLimitPrefix+"contain", "byRecord"); by != "r-2026-11-26T11:15:00Z" {
 		t.Errorf("the rate limit names record %q", by)
+	}
+	// A retry of the record that holds the claim gets it again; another record does not.
+	holder := "r-2026-11-26T11:15:00Z"
+	if ok, _, err := store.ClaimContainment(ctx, contain, t0.Add(time.Hour+2*time.Minute), time.Hour, holder); !ok || err != nil {
+		t.Errorf("the holder's retry: %v, %v", ok, err)
+	}
+	// A dry run's containments are counted apart and never hold back a real one.
+	if ok, _, err := store.ClaimContainment(ctx, responder.ModeDryRun, t0.Add(time.Hour+3*time.Minute), time.Hour, "dry"); !ok || err != nil {
+		t.Errorf("a dry run's claim: %v, %v", ok, err)
+	}
+	if last, _ := store.LastContainment(ctx, contain); !last.Equal(t0.Add(time.Hour + 2*time.Minute)) {
+		t.Errorf("after the dry run, the real last containment is %s", last)
 	}
 }
 
