@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmswatch/kmswatch/infra/responder"
 	"github.com/kmswatch/kmswatch/infra/rules"
 	"gopkg.in/yaml.v3"
 )
@@ -93,22 +94,25 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 
 func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 	cfg, err := parseConfig(lookupFrom(map[string]string{
-		"alertEmail":             "secops@acme-corp.io",
-		"alarmPeriodSeconds":     "300",
-		"alarmEvaluationPeriods": "3",
-		"alarmThreshold":         "5",
-		"decryptVolumeThreshold": "50",
-		"natGateways":            "onePerAz",
-		"dbInstanceClass":        "db.r6g.large",
-		"desiredCount":           "2",
-		"minCount":               "2",
-		"maxCount":               "6",
-		"certificateArn":         "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
-		"domainName":             "kms.acme-corp.io",
-		"hostedZoneId":           "Z1D633PJN98FT9",
-		"allowedCidrs":           `["203.0.113.0/24","198.51.100.7/32","203.0.113.0/24"]`,
-		"logRetentionDays":       "365",
-		"protect":                "true",
+		"alertEmail":                 "secops@acme-corp.io",
+		"alarmPeriodSeconds":         "300",
+		"alarmEvaluationPeriods":     "3",
+		"alarmThreshold":             "5",
+		"decryptVolumeThreshold":     "50",
+		"natGateways":                "onePerAz",
+		"dbInstanceClass":            "db.r6g.large",
+		"desiredCount":               "2",
+		"minCount":                   "2",
+		"maxCount":                   "6",
+		"certificateArn":             "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666",
+		"domainName":                 "kms.acme-corp.io",
+		"hostedZoneId":               "Z1D633PJN98FT9",
+		"allowedCidrs":               `["203.0.113.0/24","198.51.100.7/32","203.0.113.0/24"]`,
+		"logRetentionDays":           "365",
+		"protect":                    "true",
+		"response":                   "contain",
+		"containOnRules":             `["app-decrypt-volume","app-kms-errors","app-decrypt-volume"]`,
+		"containmentIntervalMinutes": "30",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +125,7 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 		DomainName:     "kms.acme-corp.io", HostedZoneID: "Z1D633PJN98FT9",
 		// A CIDR listed twice is kept once: two rules with one name would fail the deployment.
 		AllowedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}, LogRetention: 365, Protect: true,
+		Response: responder.ModeContain, ContainOnRules: []string{"app-decrypt-volume", "app-kms-errors"}, ContainmentInterval: 30,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)

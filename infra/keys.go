@@ -16,6 +16,9 @@ type KeysArgs struct {
 	// OwnTrail: the stack creates its trail and trail log group, which the audit key encrypts.
 	// With a brought trail those are the account's, under its own keys.
 	OwnTrail bool
+	// ResponderRoleARN is the responder's role ("" when response is notify): its log group is
+	// encrypted with the audit key, and it publishes to the encrypted alert topic.
+	ResponderRoleARN string
 }
 
 // Keys holds the app key (the app encrypts each record with it, directly: KMS Encrypt and Decrypt,
@@ -75,9 +78,12 @@ func appKeyPolicy(env awsEnv, taskRoleARN string) policyDocument {
 // auditKeyPolicy gives each AWS service that writes audit data exactly what its documentation
 // asks, scoped to this stack's trail, log groups and topic. Without its own trail, the CloudTrail
 // statements and the trail log group go.
-func auditKeyPolicy(env awsEnv, names stackNames, ownTrail bool) policyDocument {
+func auditKeyPolicy(env awsEnv, names stackNames, ownTrail bool, responderRoleARN string) policyDocument {
 	topicARN := env.topicARN(names)
 	logGroups := []string{env.logGroupARN(names.AppLogGroup())}
+	if responderRoleARN != "" {
+		logGroups = append(logGroups, env.logGroupARN(names.ResponderLogGroup()))
+	}
 	var trail []statement
 	if ownTrail {
 		logGroups = append([]string{env.logGroupARN(names.TrailLogGroup())}, logGroups...)
@@ -105,6 +111,9 @@ func auditKeyPolicy(env awsEnv, names stackNames, ownTrail bool) policyDocument 
 			forService("events.amazonaws.com").on("*").
 			when("StringEquals", "kms:EncryptionContext:aws:sns:topicArn", topicARN),
 	)
+	if responderRoleARN != "" {
+		statements = append(statements, responderKeyStatement(env, topicARN, responderRoleARN))
+	}
 	return newPolicy(statements...)
 }
 
@@ -171,7 +180,7 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 		Description:          pulumi.String("kmswatch audit key: CloudTrail log files, log groups, alert topic"),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(window),
-		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names, args.OwnTrail).JSON()),
+		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names, args.OwnTrail, args.ResponderRoleARN).JSON()),
 	}, parent, keep)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,9 @@ package main
 import (
 	"fmt"
 	"slices"
+	"time"
 
+	"github.com/kmswatch/kmswatch/infra/responder"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -33,6 +35,8 @@ type stackOutputs struct {
 	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN        pulumi.StringOutput
 	AlarmNames                                                  pulumi.StringArrayOutput
 	OwnTrail                                                    bool // false: a brought trail, no trailName
+	ResponderTable                                              pulumi.StringOutput
+	Responder                                                   bool // false: response notify, no responderTable
 }
 
 func (o *stackOutputs) exports() map[string]pulumi.Output {
@@ -51,6 +55,9 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 	}
 	if !o.OwnTrail {
 		delete(out, "trailName") // the account's trail, not the stack's
+	}
+	if o.Responder {
+		out["responderTable"] = o.ResponderTable // kmswatch release|status --table
 	}
 	return out
 }
@@ -86,9 +93,13 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	responderRole := ""
+	if cfg.Response != responder.ModeNotify {
+		responderRole = env.responderRoleARN(names)
+	}
 	keys, err := newKeys(ctx, "keys", KeysArgs{
 		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect,
-		OwnTrail: cfg.broughtTrail() == nil,
+		OwnTrail: cfg.broughtTrail() == nil, ResponderRoleARN: responderRole,
 	})
 	if err != nil {
 		return nil, err
@@ -140,6 +151,16 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	response, err := newResponse(ctx, "response", ResponseArgs{
+		Env: env, Names: names, Mode: cfg.Response,
+		ContainOn:           containRules(cfg.Rules(), cfg.ContainOnRules),
+		ContainmentInterval: time.Duration(cfg.ContainmentInterval) * time.Minute,
+		TaskRole:            identity.Role, AppKeyARN: keys.AppKeyARN, AuditKeyARN: keys.AuditKeyARN,
+		LogRetentionDays: cfg.LogRetention, Protect: cfg.Protect,
+	})
+	if err != nil {
+		return nil, err
+	}
 	alerts, err := newAlerts(ctx, "alerts", AlertsArgs{
 		Env:               env,
 		Names:             names,
@@ -150,12 +171,13 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		AppLogGroupName:   app.AppLogGroupName,
 		AuditKeyARN:       keys.AuditKeyARN,
 		AlertEmail:        cfg.AlertEmail,
+		Responder:         response,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	return &stackOutputs{
+	outputs := &stackOutputs{
 		URL:           app.URL,
 		ImageURI:      app.ImageURI,
 		KMSKeyID:      keys.AppKeyID,
@@ -168,7 +190,9 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		AlertTopicARN: alerts.TopicARN,
 		AlarmNames:    alerts.AlarmNames,
 		OwnTrail:      cfg.broughtTrail() == nil,
-	}, nil
+	}
+	outputs.ResponderTable, outputs.Responder = response.TableName, response.Enabled
+	return outputs, nil
 }
 
 // lookupEnvironment asks AWS who and where we are, and picks two availability zones of the
