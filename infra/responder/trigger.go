@@ -108,7 +108,7 @@ func ParseTrigger(payload []byte) (Trigger, error) {
 		DetailType string `json:"detail-type"`
 	}
 	if err := json.Unmarshal(payload, &probe); err != nil {
-		return Trigger{}, fmt.Errorf("%w: %v", ErrUnknownTrigger, err)
+		return Trigger{}, fmt.Errorf("%w: %w", ErrUnknownTrigger, err)
 	}
 	switch {
 	case probe.Source == "aws.cloudwatch" && probe.DetailType == "":
