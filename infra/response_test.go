@@ -287,6 +287,7 @@ func TestResponderPackage(t *testing.T) {
 	if base64.StdEncoding.EncodeToString(sum[:]) != a.SHA256Base64 {
 		t.Error("the hash is not the file's")
 	}
+	t.Logf("responder package: %d bytes, sha256 %s", a.Size, a.SHA256Hex)
 	zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil || len(zr.File) != 1 {
 		t.Fatalf("zip: %v, %d entries", err, len(zr.File))
