@@ -184,6 +184,9 @@ func TestAFailedRedeployIsRecordedAndTheRetryFinishesIt(t *testing.T) {
 	if rec.Status != responder.StatusContained || len(h.iam.writes) != 1 || len(h.ecs.deployments) != 1 {
 		t.Errorf("after the retry: %s, IAM %v, ECS %v", rec.Status, h.iam.writes, h.ecs.deployments)
 	}
+	if len(h.sns.published) != 2 || *h.sns.published[1].Subject != "[kmswatch responder] CONTAINED: alarm "+volumeAlarm {
+		t.Errorf("the retry's outcome must be announced: %d messages", len(h.sns.published))
+	}
 }
 
 func TestTheExecutorRefusesAPlanForAnotherRole(t *testing.T) {

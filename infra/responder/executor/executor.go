@@ -119,6 +119,9 @@ func (e *Executor) Handle(ctx context.Context, payload []byte) (responder.Record
 			return rec, e.announce(ctx, &rec)
 		}
 		log.Info("resuming", "status", rec.Status)
+		if rec.Status == responder.StatusFailed {
+			rec.Announced = false // the failure was announced; announce how the retry ends
+		}
 	} else if err != nil {
 		return responder.Record{}, err
 	}
