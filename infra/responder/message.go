@@ -25,9 +25,9 @@ func Announcement(r Record, table string) (subject, body string) {
 	if r.Status == StatusFailed {
 		verb += " (PARTLY FAILED)"
 	}
-	subject = asciiSubject(fmt.Sprintf("[kmswatch responder] %s: %s", verb, p.Trigger.Source()))
+	subject = asciiSubject(fmt.Sprintf("[kmswatch responder] %s: %s", verb, subjectSource(p.Trigger)))
 
-	fmt.Fprintf(&b, "%s\n\nWhat happened (%s):\n  %s\n", subject, p.At.Format(time.RFC3339), p.Why)
+	fmt.Fprintf(&b, "What happened (%s):\n  %s\n", p.At.Format(time.RFC3339), p.Why)
 	if len(p.Actions) > 0 {
 		if p.DryRun {
 			b.WriteString("\nWhat would have been done (response is dryRun: nothing was changed):\n")
@@ -85,6 +85,19 @@ func undoLines(r Record, table string) []string {
 		lines = append(lines, "run: "+ReleaseCommand(table, r.ID))
 	}
 	return lines
+}
+
+// subjectSource is the trigger in a few words: the alarm, or the call and who made it
+// ("user/Alice", the caller ARN's resource part); the body has the whole ARN.
+func subjectSource(t Trigger) string {
+	if t.Kind != APICallTrigger {
+		return t.Source()
+	}
+	who := t.Call.Caller
+	if i := strings.LastIndex(who, ":"); i >= 0 {
+		who = who[i+1:]
+	}
+	return t.Call.EventName + " by " + who
 }
 
 // ReleaseCommand is the exact command that undoes a record.

@@ -43,8 +43,11 @@ func TestAnnouncementOfACancelledDeletionNamesThePersonsCommands(t *testing.T) {
 	r := NewRecord("k", p, testStack.Mode)
 	r.Results[0].Applied = true
 	r.Finish()
-	_, body := Announcement(r, "t")
-	for _, want := range []string{"KEY DELETION CANCELLED", "aws kms enable-key --key-id " + testStack.AppKeyARN, "stays Disabled"} {
+	subject, body := Announcement(r, "t")
+	if subject != "[kmswatch responder] KEY DELETION CANCELLED: ScheduleKeyDeletion by user/Alice" {
+		t.Errorf("subject %q", subject)
+	}
+	for _, want := range []string{"ScheduleKeyDeletion by arn:aws:iam::111122223333:user/Alice from 192.0.2.0", "aws kms enable-key --key-id " + testStack.AppKeyARN, "stays Disabled"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("body lacks %q:\n%s", want, body)
 		}

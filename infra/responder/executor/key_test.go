@@ -23,7 +23,7 @@ func TestAScheduledDeletionOfTheAppKeyIsCancelledAndTheKeyStaysDisabled(t *testi
 		t.Errorf("a key event touched IAM %v or ECS %v", h.iam.writes, h.ecs.deployments)
 	}
 	msg := *h.sns.published[0].Message
-	if !strings.Contains(msg, "KEY DELETION CANCELLED") || !strings.Contains(msg, "aws kms enable-key --key-id "+appKey) {
+	if !strings.Contains(*h.sns.published[0].Subject, "KEY DELETION CANCELLED") || !strings.Contains(msg, "aws kms enable-key --key-id "+appKey) {
 		t.Errorf("announcement:\n%s", msg)
 	}
 	if _, err := h.Release(t.Context(), rec.ID, false); err == nil || !strings.Contains(err.Error(), "enable-key") {
