@@ -64,7 +64,7 @@ func buildLambda(pkg string) (lambdaArchive, error) {
 	}
 	defer os.RemoveAll(dir)
 	binary := filepath.Join(dir, lambdaHandler)
-	cmd := exec.Command("go", append(append([]string{}, responderBuildFlags...), "-o", binary, pkg)...)
+	cmd := exec.Command("go", append(append([]string{}, responderBuildFlags...), "-o", binary, pkg)...) //nolint:gosec // constant flags and package, a temporary output path
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+lambdaArch, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return lambdaArchive{}, fmt.Errorf("building the responder (go %v %s): %w\n%s", responderBuildFlags, pkg, err, out)
@@ -82,7 +82,7 @@ func buildLambda(pkg string) (lambdaArchive, error) {
 		SHA256Hex: hex.EncodeToString(sum[:]), SHA256Base64: base64.StdEncoding.EncodeToString(sum[:]), Size: len(zipped),
 	}
 	a.Path = filepath.Join(os.TempDir(), "kmswatch-responder-"+a.SHA256Hex[:16]+".zip")
-	if err := os.WriteFile(a.Path, zipped, 0o644); err != nil {
+	if err := os.WriteFile(a.Path, zipped, 0o600); err != nil {
 		return lambdaArchive{}, fmt.Errorf("writing the responder package: %w", err)
 	}
 	return a, nil
