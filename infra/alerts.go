@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/kmswatch/kmswatch/infra/rules"
@@ -21,6 +22,7 @@ type AlertsArgs struct {
 	AppLogGroupName   pulumi.StringInput
 	AuditKeyARN       pulumi.StringInput
 	AlertEmail        string
+	Responder         *Response // its function is also an action of the containing alarms and a target of the key-deletion rule
 }
 
 // Alerts deploys each detection rule: a metric filter and an alarm for log-based rules, an
@@ -91,7 +93,7 @@ func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi
 			alarmNames = append(alarmNames, alarm.Name)
 		}
 		if notifiesAtOnce(r) {
-			if err := newRuleEvent(ctx, name, r, params, names, topic.Arn, parent); err != nil {
+			if err := newRuleEvent(ctx, name, r, params, names, topic.Arn, args.Responder, parent); err != nil {
 				return nil, err
 			}
 		}
@@ -140,6 +142,10 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 		return nil, err
 	}
 	spec := r.Alarm()
+	actions := pulumi.Array{topicARN}
+	if args.Responder != nil && args.Responder.Enabled && slices.Contains(args.Responder.AlarmRuleIDs, r.ID) {
+		actions = append(actions, args.Responder.FunctionARN) // ALARM only: OK lifts nothing
+	}
 	return cloudwatch.NewMetricAlarm(ctx, name+"-alarm-"+r.ID, &cloudwatch.MetricAlarmArgs{
 		Name:               pulumi.String(args.Names.Alarm(r)),
 		AlarmDescription:   pulumi.String(alarmDescription(r)),
@@ -153,7 +159,7 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 		ComparisonOperator: pulumi.String(spec.ComparisonOperator),
 		TreatMissingData:   pulumi.String(spec.TreatMissingData),
 		ActionsEnabled:     pulumi.Bool(true),
-		AlarmActions:       pulumi.Array{topicARN},
+		AlarmActions:       actions,
 		OkActions:          pulumi.Array{topicARN},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{filter}))
 }
@@ -161,7 +167,7 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 // newRuleEvent deploys a rule that notifies at once: an EventBridge rule on the default bus and
 // a target that turns the CloudTrail event into a readable message on the topic.
 func newRuleEvent(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.AnyOutput, names stackNames,
-	topicARN pulumi.StringOutput, parent pulumi.ResourceOption) error {
+	topicARN pulumi.StringOutput, resp *Response, parent pulumi.ResourceOption) error {
 	pattern := params.ApplyT(func(p any) (string, error) {
 		pattern, ok := r.EventPattern(p.(rules.Params))
 		if !ok {
@@ -186,6 +192,13 @@ func newRuleEvent(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 			InputPaths:    pulumi.ToStringMap(n.InputPaths),
 			InputTemplate: pulumi.String(n.InputTemplate),
 		},
+	}, parent)
+	if err != nil || resp == nil || !resp.Enabled || !slices.Contains(resp.EventRuleIDs, r.ID) {
+		return err
+	}
+	// The responder gets the event itself, not the person's text.
+	_, err = cloudwatch.NewEventTarget(ctx, name+"-event-responder-"+r.ID, &cloudwatch.EventTargetArgs{
+		Rule: rule.Name, TargetId: pulumi.String("responder"), Arn: resp.FunctionARN,
 	}, parent)
 	return err
 }

@@ -77,10 +77,15 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 			if spec.MetricName != mt.Name || spec.Namespace != mt.Namespace {
 				t.Errorf("%s: the alarm watches %s/%s but the filter publishes %s/%s", r.ID, spec.Namespace, spec.MetricName, mt.Namespace, mt.Name)
 			}
-			for _, actions := range []string{"alarmActions", "okActions"} {
-				if got := alarm.strings(actions); !slices.Equal(got, []string{topicARN}) {
-					t.Errorf("%s: %s %v, want the alert topic", r.ID, actions, got)
-				}
+			if got := alarm.strings("okActions"); !slices.Equal(got, []string{topicARN}) {
+				t.Errorf("%s: okActions %v, want the alert topic", r.ID, got)
+			}
+			wantActions := []string{topicARN} // and the responder, for an alarm that contains (response_test.go)
+			if slices.Contains(cfg.ContainOnRules, r.ID) {
+				wantActions = append(wantActions, run.one("aws:lambda/function:Function").outStr("arn"))
+			}
+			if got := alarm.strings("alarmActions"); !slices.Equal(got, wantActions) {
+				t.Errorf("%s: alarmActions %v, want %v", r.ID, got, wantActions)
 			}
 			if !alarm.dependsOn(filter) {
 				t.Errorf("%s: alarm created before its metric filter", r.ID)

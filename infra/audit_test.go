@@ -166,8 +166,8 @@ func TestTrailBucketIsPrivateEncryptedAndWritableByTheTrailOnly(t *testing.T) {
 func TestLogGroupsKeepTheConfiguredRetention(t *testing.T) {
 	run := mustRun(t, withSettings(map[string]string{"logRetentionDays": "365"}))
 	groups := run.all("aws:cloudwatch/logGroup:LogGroup")
-	if len(groups) != 2 {
-		t.Fatalf("%d log groups, want the trail's and the app's", len(groups))
+	if len(groups) != 3 {
+		t.Fatalf("%d log groups, want the trail's, the app's and the responder's", len(groups))
 	}
 	for _, lg := range groups {
 		days := int(lg.num("retentionInDays"))

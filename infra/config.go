@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kmswatch/kmswatch/infra/responder"
 	"github.com/kmswatch/kmswatch/infra/rules"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -40,6 +41,12 @@ type Config struct {
 	TrailBucketName   string
 	Protect           bool // keep data on destroy: deletion protection, final snapshot, retained buckets
 	Hunting           bool // Athena table, workgroup and saved queries over the trail (hunting.go)
+
+	// The responder (infra/response.go): what it may do, the rules whose alarms contain the task
+	// role, and at most one new containment per ContainmentInterval minutes.
+	Response            responder.Mode
+	ContainOnRules      []string
+	ContainmentInterval int
 }
 
 const (
@@ -76,15 +83,18 @@ func defaultConfig() Config {
 		}
 	}
 	return Config{
-		Firing:          firing,
-		NATGateways:     natSingle,
-		DBInstanceClass: "db.t4g.micro",
-		DesiredCount:    1,
-		MinCount:        1,
-		MaxCount:        2,
-		AllowedCIDRs:    []string{"0.0.0.0/0"},
-		LogRetention:    90,
-		Hunting:         true,
+		Firing:              firing,
+		NATGateways:         natSingle,
+		DBInstanceClass:     "db.t4g.micro",
+		DesiredCount:        1,
+		MinCount:            1,
+		MaxCount:            2,
+		AllowedCIDRs:        []string{"0.0.0.0/0"},
+		LogRetention:        90,
+		Hunting:             true,
+		Response:            responder.ModeDryRun,
+		ContainOnRules:      []string{"app-decrypt-volume"},
+		ContainmentInterval: 60,
 	}
 }
 
@@ -126,7 +136,13 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p.string("trailBucketName", &c.TrailBucketName)
 	p.bool("protect", &c.Protect)
 	p.bool("hunting", &c.Hunting)
+	response := string(c.Response)
+	p.string("response", &response)
+	c.Response = responder.Mode(response)
+	p.stringList("containOnRules", &c.ContainOnRules)
+	p.int("containmentIntervalMinutes", &c.ContainmentInterval)
 	c.AllowedCIDRs = dedupe(c.AllowedCIDRs)
+	c.ContainOnRules = dedupe(c.ContainOnRules)
 	if len(p.errs) > 0 {
 		return Config{}, configError(p.errs)
 	}
@@ -224,6 +240,31 @@ func (c Config) validate() []error {
 	}
 	if !slices.Contains(logRetentionDays, c.LogRetention) {
 		bad("logRetentionDays %d: CloudWatch Logs accepts %s", c.LogRetention, joinInts(logRetentionDays))
+	}
+	return append(errs, c.validateResponse()...)
+}
+
+// validateResponse checks the responder's settings: containment revokes the task role's
+// sessions, so only an alarm about the task role's own calls may trigger it.
+func (c Config) validateResponse() []error {
+	var errs []error
+	if _, err := responder.ParseMode(string(c.Response)); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.ContainOnRules) == 0 && c.Response != responder.ModeNotify {
+		errs = append(errs, fmt.Errorf("containOnRules: empty; name the rules whose alarm contains the task role, e.g. [%q]", "app-decrypt-volume"))
+	}
+	for _, id := range c.ContainOnRules {
+		r, ok := rules.Lookup(id)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("containOnRules: %q is no rule of the rule set (kmswatch rules lists them)", id))
+		case !isLogRule(r) || !r.UsesTaskRole():
+			errs = append(errs, fmt.Errorf("containOnRules: %q has no alarm on the task role's own calls; containment revokes that role's sessions, so only such a rule may trigger it", id))
+		}
+	}
+	if c.ContainmentInterval < 1 || c.ContainmentInterval > 1440 {
+		errs = append(errs, fmt.Errorf("containmentIntervalMinutes %d: want 1 to 1440 (a day)", c.ContainmentInterval))
 	}
 	return errs
 }

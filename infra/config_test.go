@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmswatch/kmswatch/infra/responder"
 	"github.com/kmswatch/kmswatch/infra/rules"
 	"gopkg.in/yaml.v3"
 )
@@ -113,6 +114,9 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 		"logRetentionDays":              "365",
 		"protect":                       "true",
 		"hunting":                       "false",
+		"response":                      "contain",
+		"containOnRules":                `["app-decrypt-volume","app-kms-errors","app-decrypt-volume"]`,
+		"containmentIntervalMinutes":    "30",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +133,7 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 		DomainName:     "kms.acme-corp.io", HostedZoneID: "Z1D633PJN98FT9",
 		// A CIDR listed twice is kept once: two rules with one name would fail the deployment.
 		AllowedCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}, LogRetention: 365, Protect: true,
+		Response: responder.ModeContain, ContainOnRules: []string{"app-decrypt-volume", "app-kms-errors"}, ContainmentInterval: 30,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)

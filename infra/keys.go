@@ -17,6 +17,9 @@ type KeysArgs struct {
 	// With a brought trail those are the account's, under its own keys.
 	OwnTrail bool
 	Hunting  bool // Athena writes query results under the audit key (see auditKeyPolicy)
+	// ResponderRoleARN is the responder's role ("" when response is notify): its log group is
+	// encrypted with the audit key, and it publishes to the encrypted alert topic.
+	ResponderRoleARN string
 }
 
 // Keys holds the app key (the app encrypts each record with it, directly: KMS Encrypt and Decrypt,
@@ -76,9 +79,12 @@ func appKeyPolicy(env awsEnv, taskRoleARN string) policyDocument {
 // auditKeyPolicy gives each AWS service that writes audit data exactly what its documentation
 // asks, scoped to this stack's trail, log groups and topic. Without its own trail, the CloudTrail
 // statements and the trail log group go.
-func auditKeyPolicy(env awsEnv, names stackNames, ownTrail, hunting bool) policyDocument {
+func auditKeyPolicy(env awsEnv, names stackNames, ownTrail, hunting bool, responderRoleARN string) policyDocument {
 	topicARN := env.topicARN(names)
 	logGroups := []string{env.logGroupARN(names.AppLogGroup())}
+	if responderRoleARN != "" {
+		logGroups = append(logGroups, env.logGroupARN(names.ResponderLogGroup()))
+	}
 	var trail []statement
 	if ownTrail {
 		logGroups = append([]string{env.logGroupARN(names.TrailLogGroup())}, logGroups...)
@@ -118,6 +124,9 @@ func auditKeyPolicy(env awsEnv, names stackNames, ownTrail, hunting bool) policy
 			allow("AthenaQueryResultsInTheAccount", "kms:GenerateDataKey", "kms:Decrypt").forAWS(env.rootARN()).on("*").
 				when("StringEquals", "kms:ViaService", "s3."+env.Region+".amazonaws.com").
 				when("ArnLike", "kms:EncryptionContext:aws:s3:arn", results, results+"/*"))
+	}
+	if responderRoleARN != "" {
+		statements = append(statements, responderKeyStatement(env, topicARN, responderRoleARN))
 	}
 	return newPolicy(statements...)
 }
@@ -187,7 +196,7 @@ func newKeys(ctx *pulumi.Context, name string, args KeysArgs, opts ...pulumi.Res
 		Description:          pulumi.String("kmswatch audit key: CloudTrail log files, log groups, alert topic"),
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(window),
-		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names, args.OwnTrail, args.Hunting).JSON()),
+		Policy:               pulumi.String(auditKeyPolicy(args.Env, args.Names, args.OwnTrail, args.Hunting, args.ResponderRoleARN).JSON()),
 	}, parent, keep)
 	if err != nil {
 		return nil, err

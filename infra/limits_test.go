@@ -240,6 +240,9 @@ func TestPatternsAndTemplatesAreWhatAWSAccepts(t *testing.T) {
 		checkPatternLeaves(t, rule.Name, pattern)
 	}
 	for _, target := range run.all("aws:cloudwatch/eventTarget:EventTarget") {
+		if strings.HasPrefix(target.str("arn"), "arn:aws:lambda:") {
+			continue // the responder takes the event as it is (response_test.go)
+		}
 		// https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_InputTransformer.html
 		paths, _ := target.in("inputTransformer", "inputPaths").(map[string]any)
 		if len(paths) == 0 || len(paths) > 100 {

@@ -6,7 +6,9 @@ package main
 import (
 	"fmt"
 	"slices"
+	"time"
 
+	"github.com/kmswatch/kmswatch/infra/responder"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -34,6 +36,8 @@ type stackOutputs struct {
 	AlarmNames                                                  pulumi.StringArrayOutput
 	OwnTrail                                                    bool     // false: a brought trail, no trailName
 	Hunting                                                     *Hunting // nil when the hunting setting is off
+	ResponderTable                                              pulumi.StringOutput
+	Responder                                                   bool // false: response notify, no responderTable
 }
 
 func (o *stackOutputs) exports() map[string]pulumi.Output {
@@ -55,6 +59,9 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 	}
 	if h := o.Hunting; h != nil {
 		out["huntingWorkgroup"], out["huntingDatabase"], out["huntingPolicyArn"] = h.WorkgroupName, h.DatabaseName, h.PolicyARN
+	}
+	if o.Responder {
+		out["responderTable"] = o.ResponderTable // kmswatch release|status --table
 	}
 	return out
 }
@@ -90,9 +97,13 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	responderRole := ""
+	if cfg.Response != responder.ModeNotify {
+		responderRole = env.responderRoleARN(names)
+	}
 	keys, err := newKeys(ctx, "keys", KeysArgs{
 		Env: env, Names: names, TaskRoleARN: identity.TaskRoleARN, Protect: cfg.Protect, Hunting: cfg.Hunting,
-		OwnTrail: cfg.broughtTrail() == nil,
+		OwnTrail: cfg.broughtTrail() == nil, ResponderRoleARN: responderRole,
 	})
 	if err != nil {
 		return nil, err
@@ -144,6 +155,16 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	response, err := newResponse(ctx, "response", ResponseArgs{
+		Env: env, Names: names, Mode: cfg.Response,
+		ContainOn:           containRules(cfg.Rules(), cfg.ContainOnRules),
+		ContainmentInterval: time.Duration(cfg.ContainmentInterval) * time.Minute,
+		TaskRole:            identity.Role, AppKeyARN: keys.AppKeyARN, AuditKeyARN: keys.AuditKeyARN,
+		LogRetentionDays: cfg.LogRetention, Protect: cfg.Protect,
+	})
+	if err != nil {
+		return nil, err
+	}
 	alerts, err := newAlerts(ctx, "alerts", AlertsArgs{
 		Env:               env,
 		Names:             names,
@@ -154,6 +175,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		AppLogGroupName:   app.AppLogGroupName,
 		AuditKeyARN:       keys.AuditKeyARN,
 		AlertEmail:        cfg.AlertEmail,
+		Responder:         response,
 	})
 	if err != nil {
 		return nil, err
@@ -172,7 +194,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		}
 	}
 
-	return &stackOutputs{
+	outputs := &stackOutputs{
 		Hunting:       hunting,
 		URL:           app.URL,
 		ImageURI:      app.ImageURI,
@@ -186,7 +208,9 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		AlertTopicARN: alerts.TopicARN,
 		AlarmNames:    alerts.AlarmNames,
 		OwnTrail:      cfg.broughtTrail() == nil,
-	}, nil
+	}
+	outputs.ResponderTable, outputs.Responder = response.TableName, response.Enabled
+	return outputs, nil
 }
 
 // lookupEnvironment asks AWS who and where we are, and picks two availability zones of the

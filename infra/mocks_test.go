@@ -258,6 +258,12 @@ func mockOutputs(typ, name string, in, out map[string]any) string {
 	case "aws:cloudwatch/eventRule:EventRule":
 		out["arn"] = regional("events", "rule/"+str("name"))
 		id = str("name")
+	case "aws:lambda/function:Function":
+		out["arn"] = regional("lambda", "function:"+str("name"))
+		id = str("name")
+	case "aws:dynamodb/table:Table":
+		out["arn"] = regional("dynamodb", "table/"+str("name"))
+		id = str("name")
 	}
 	return id
 }

@@ -117,8 +117,8 @@ func TestBroughtTrailDeploysTheRulesOnItsLogGroupAndCreatesNoTrail(t *testing.T)
 		t.Errorf("the Athena table reads %q, want the brought trail's bucket %s", got, bucket)
 	}
 	for _, lg := range run.all("aws:cloudwatch/logGroup:LogGroup") {
-		if lg.str("name") != "/kmswatch-dev/app" {
-			t.Errorf("log group %s created with a brought trail; want only the app's", lg.str("name"))
+		if lg.str("name") != "/kmswatch-dev/app" && lg.str("name") != "/aws/lambda/kmswatch-dev-responder" {
+			t.Errorf("log group %s created with a brought trail; want only the app's and the responder's", lg.str("name"))
 		}
 	}
 	for _, r := range run.all("aws:iam/role:Role") {
@@ -165,8 +165,9 @@ func TestBroughtTrailDeploysTheRulesOnItsLogGroupAndCreatesNoTrail(t *testing.T)
 			t.Errorf("audit key statement %s still lets CloudTrail use the key", s.Sid)
 		}
 		if s.Sid == "CloudWatchLogsEncryptsLogGroups" {
-			if got := []string(s.Condition["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]); !slices.Equal(got, []string{"arn:aws:logs:" + mockRegion + ":" + mockAccount + ":log-group:/kmswatch-dev/app"}) {
-				t.Errorf("audit key encrypts log groups %v, want the app's only", got)
+			logGroup := "arn:aws:logs:" + mockRegion + ":" + mockAccount + ":log-group:"
+			if got := []string(s.Condition["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]); !slices.Equal(got, []string{logGroup + "/kmswatch-dev/app", logGroup + "/aws/lambda/kmswatch-dev-responder"}) {
+				t.Errorf("audit key encrypts log groups %v, want the app's and the responder's only", got)
 			}
 		}
 	}

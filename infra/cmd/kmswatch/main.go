@@ -1,5 +1,6 @@
 // Command kmswatch works with kmswatch's detection rules offline: it lists them as deployed,
 // replays CloudTrail and app logs through them, and rehearses the lab's alarm loop in-process.
+// release and status work on a deployed stack's responder, through the default AWS configuration.
 //
 // Exit codes: 0 ok; 1 findings (an alarm or immediate rule would have fired) or failures a script
 // must see (unreadable files); 2 bad usage.
@@ -28,6 +29,8 @@ Usage:
   kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json | --format athena|insights]
   kmswatch replay   [--role-arn ARN] [--key-arn ARN]... [--period D] [--rule ID]... [--limit N] [--json] FILE|DIR...
   kmswatch rehearse [--wrong-keys N] [--delivery-delay D] [--json]
+  kmswatch status   --table NAME [--all] [--json]
+  kmswatch release  --table NAME [--force] [--json] RECORD_ID
   kmswatch version
   kmswatch help [COMMAND]
 
@@ -36,6 +39,8 @@ Commands:
             their Athena and Logs Insights hunting queries
   replay    run CloudTrail log files (and the app's JSON logs) through the rules
   rehearse  run the lab's scenario in one process: app, KMS double, rules, alarm and notification
+  status    show what the stack's responder has contained now (reads AWS: IAM, KMS, DynamoDB)
+  release   undo a containment from its record (NAME: the stack output responderTable)
   version   print kmswatch's version (the commit it was built from)
 
 Exit status: 0 ok, 1 findings or unreadable input, 2 bad usage.
@@ -51,6 +56,8 @@ var commands = []command{
 	{"rules", runRules},
 	{"replay", runReplay},
 	{"rehearse", runRehearse},
+	{"status", runStatus},
+	{"release", runRelease},
 	{"version", runVersion},
 }
 

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/kmswatch/kmswatch/infra/responder"
+)
+
+func runRelease(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("release", flag.ContinueOnError)
+	table := fs.String("table", "", tableFlagHelp)
+	force := fs.Bool("force", false, "undo even when the role's AWSRevokeOlderSessions changed since the record wrote it (overwrites that change)")
+	asJSON := fs.Bool("json", false, "print the released record as JSON")
+	fs.Usage = usageFunc(fs, "kmswatch release --table NAME [--force] [--json] RECORD_ID",
+		`Undoes a containment from its record: removes the AWSRevokeOlderSessions policy the responder
+added to the task role, or puts back the document the role had before, and nothing else. It
+refuses when the policy changed since (release the later record first), when the record is a dry
+run, or when it holds no revocation (a cancelled key deletion is a person's to undo: the record
+names the commands). The record ids are in the responder's messages and in kmswatch status.
+
+Exit status: 0 released, 1 refused or failed, 2 bad usage.`)
+	positional, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
+	}
+	if msg, ok := checkTable(*table); !ok {
+		return usageError(stderr, "release", "%s", msg)
+	}
+	switch {
+	case len(positional) == 0:
+		return usageError(stderr, "release", "no RECORD_ID given (kmswatch status --table %s lists them)", *table)
+	case len(positional) > 1:
+		return usageError(stderr, "release", "unexpected argument %q: one RECORD_ID at a time", positional[1])
+	case !recordIDPattern.MatchString(positional[0]):
+		return usageError(stderr, "release", "RECORD_ID %q: want an id such as 20261126T101458Z-0a1b2c3d", positional[0])
+	}
+	ctx := context.Background()
+	client, err := newResponderClient(ctx, *table)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmswatch release: %v\n", err)
+		return exitFindings
+	}
+	rec, err := client.Release(ctx, positional[0], *force)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmswatch release: %v\n", err)
+		if errors.Is(err, responder.ErrNotFound) {
+			fmt.Fprintf(stderr, "kmswatch status --table %s --all lists the records.\n", *table)
+		}
+		return exitFindings
+	}
+	if *asJSON {
+		out, _ := json.Marshal(rec)
+		fmt.Fprintln(stdout, string(out))
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "released %s (%s)\n", rec.ID, rec.Plan.Trigger.Source())
+	for _, s := range rec.Released.Steps {
+		fmt.Fprintf(stdout, "  %s\n", s)
+	}
+	fmt.Fprintln(stdout, "IAM applies policy changes within a few minutes; ECS tasks started since keep their credentials.")
+	return exitOK
+}

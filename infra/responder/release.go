@@ -1,0 +1,67 @@
+package responder
+
+import (
+	"fmt"
+)
+
+// ReleaseStep is one IAM call release makes: delete the revocation policy, or put back the
+// document that was there before.
+type ReleaseStep struct {
+	Action   int    // index in the record's plan
+	RoleName string // always the plan's own role
+	Delete   bool   // DeleteRolePolicy; else PutRolePolicy with Document
+	Document string
+}
+
+// PlanRelease decides release from the record and the role's current revocation document
+// (current == "" when the role has none). It undoes only what the responder applied, in reverse
+// order, and only while the policy is still what the responder wrote: if a person or a later
+// containment changed it, release stops with ErrChanged instead of overwriting their change
+// (release the later record first). force skips that check.
+func PlanRelease(r Record, current string, hasCurrent, force bool) ([]ReleaseStep, error) {
+	if r.Status == StatusReleased {
+		return nil, fmt.Errorf("record %s was already released at %s", r.ID, r.Released.At.Format("2006-01-02T15:04:05Z07:00"))
+	}
+	if r.Plan.DryRun {
+		return nil, fmt.Errorf("record %s is a dry run: nothing was changed, nothing to release", r.ID)
+	}
+	var steps []ReleaseStep
+	for i := len(r.Plan.Actions) - 1; i >= 0; i-- {
+		a := r.Plan.Actions[i]
+		if a.Kind != RevokeSessions || i >= len(r.Results) || !r.Results[i].Applied {
+			continue
+		}
+		if !force && (!hasCurrent || !SameDocument(current, a.Document)) {
+			what := "the role has no " + RevokePolicyName + " policy now"
+			if hasCurrent {
+				what = "its document is now " + current
+			}
+			return nil, fmt.Errorf("%w: record %s wrote %s on %s as %s, but %s; release the later record first, or pass --force to undo anyway",
+				ErrChanged, r.ID, RevokePolicyName, a.RoleName, a.Document, what)
+		}
+		step := ReleaseStep{Action: i, RoleName: a.RoleName}
+		switch a.Undo.Kind {
+		case UndoDeletePolicy:
+			step.Delete = true
+		case UndoRestorePolicy:
+			step.Document = a.Undo.PriorDocument
+		default:
+			return nil, fmt.Errorf("record %s: action %d has undo %q, not a policy undo", r.ID, i, a.Undo.Kind)
+		}
+		steps = append(steps, step)
+	}
+	if len(steps) == 0 {
+		return nil, fmt.Errorf("record %s (%s, %s) holds no revocation the responder applied: nothing for release to undo%s",
+			r.ID, r.Plan.Decision, r.Status, byPersonHint(r))
+	}
+	return steps, nil
+}
+
+func byPersonHint(r Record) string {
+	for _, a := range r.Plan.Actions {
+		if a.Undo.Kind == UndoByPerson && len(a.Undo.Commands) > 0 {
+			return "; " + a.Undo.Note + ": " + a.Undo.Commands[0]
+		}
+	}
+	return ""
+}
