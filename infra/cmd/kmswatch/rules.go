@@ -18,7 +18,8 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&keyARNs, "key-arn", "a KMS key ARN of the stack, to scope the key rules (repeatable; default: any key)")
 	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
 	format := fs.String("format", "", "print each rule as a hunting query instead: athena (SQL over the CloudTrail table) or insights (Logs Insights)")
-	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--json | --format athena|insights]",
+	stackConfig := fs.String("stack-config", "", "a stack file (e.g. Pulumi.dev.yaml): show the rules with that stack's firing settings, as deployed")
+	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--stack-config FILE] [--json | --format athena|insights]",
 		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns. --format prints the Athena or Logs Insights query the stack saves\nfor each rule instead.")
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
@@ -33,23 +34,28 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	case *format != "" && *asJSON:
 		return usageError(stderr, "rules", "--json and --format: choose one")
 	}
+	rs, err := rulesForStack(*stackConfig)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmswatch rules: --stack-config: %v\n", err)
+		return exitUsage
+	}
 	p := rules.Params{TaskRoleARN: *roleARN, KeyARNs: keyARNs}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	if *format != "" {
-		if err := writeHuntingQueries(w, rules.Default(), p, *format); err != nil {
+		if err := writeHuntingQueries(w, rs, p, *format); err != nil {
 			fmt.Fprintf(stderr, "kmswatch rules: %v\n", err)
 			return exitFindings
 		}
 		return exitOK
 	}
 	if *asJSON {
-		for _, r := range rules.Default() {
+		for _, r := range rs {
 			writeRuleJSON(w, r, p)
 		}
 		return exitOK
 	}
-	writeRulesTable(w, rules.Default(), p)
+	writeRulesTable(w, rs, p)
 	return exitOK
 }
 
