@@ -39,7 +39,9 @@ func init() {
 	// Condition fields join the index once, before any scan; bind looks them up read-only.
 	for _, r := range Default() {
 		for _, c := range r.when {
-			recordFields.slot(c.field)
+			for _, f := range c.fieldPaths() {
+				recordFields.slot(f)
+			}
 		}
 	}
 }
