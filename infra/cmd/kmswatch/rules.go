@@ -15,7 +15,7 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
 	roleARN := fs.String("role-arn", "", "the app's ECS task role ARN to render the app rules with (default: "+rules.RoleARNPlaceholder+")")
 	var keyARNs stringList
-	fs.Var(&keyARNs, "key-arn", "a KMS key ARN of the stack, to scope the key rules (repeatable; default: any key)")
+	fs.Var(&keyARNs, "key-arn", "a KMS key of the stack, to scope kms-key-policy-change's pattern: key ARN, key id, alias name or alias ARN (repeatable; default: any key)")
 	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
 	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--json]",
 		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns.")
@@ -26,7 +26,14 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	if len(positional) > 0 {
 		return usageError(stderr, "rules", "unexpected argument %q", positional[0])
 	}
-	p := rules.Params{TaskRoleARN: *roleARN, KeyARNs: keyARNs}
+	p, notes, err := keyParams(keyARNs, "", "")
+	if err != nil {
+		return usageError(stderr, "rules", "%v", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "kmswatch rules: note: --key-arn %s\n", n)
+	}
+	p.TaskRoleARN = *roleARN
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	if *asJSON {
