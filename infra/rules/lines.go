@@ -5,10 +5,10 @@ import "bytes"
 // readLines reads one record per line, streamed. A line is a JSON document of any shape; it may
 // start with a timestamp and a space, as CloudWatch Logs export tasks write log events to S3; or
 // be a row of AWS CLI text output, whose EVENTS rows hold the record as a column.
-func (fr *fileReader) readLines() {
+func (fr *fileReader) readLines(first int) {
 	fr.lines = true
 	s := &fr.stream.scan
-	for n := 1; ; n++ {
+	for n := first; ; n++ {
 		s.pin()
 		line, ok := s.line()
 		if !ok {

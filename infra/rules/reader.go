@@ -15,8 +15,9 @@ import (
 // fileReader reads one file at a time, reusing its buffers; one per worker.
 type fileReader struct {
 	matcher         *Matcher
-	account, region string // replay's --account and --region; "" keeps all
-	br              *bufio.Reader
+	account, region string        // replay's --account and --region; "" keeps all
+	fileBuf         *bufio.Reader // the file as stored
+	plainBuf        *bufio.Reader // the gzip stream's contents, to peek at as the file's
 	gz              *gzip.Reader
 	stream          *docLevel // the file, streamed
 	line            *docLevel // one line of it
@@ -33,7 +34,8 @@ type fileReader struct {
 }
 
 func newFileReader(m *Matcher, opt *ReplayOptions, log *matchLog) *fileReader {
-	fr := &fileReader{matcher: m, account: opt.Account, region: opt.Region, log: log, br: bufio.NewReaderSize(nil, 64<<10)}
+	fr := &fileReader{matcher: m, account: opt.Account, region: opt.Region, log: log,
+		fileBuf: bufio.NewReaderSize(nil, sniffSize), plainBuf: bufio.NewReaderSize(nil, sniffSize)}
 	fr.msg = newDocLevel(fr, nil)
 	fr.line = newDocLevel(fr, fr.msg)
 	fr.stream = newDocLevel(fr, fr.msg)
@@ -76,28 +78,32 @@ func (fr *fileReader) readFile(in inputFile) {
 		return
 	}
 	defer closeFile()
-	s := &fr.stream.scan
-	s.readFrom(src)
-	if !fr.skipByteOrderMark(in.named) {
+	if !fr.skipByteOrderMark(src, in.named) {
 		return
 	}
-	if s.atEnd() {
-		if s.readErr != nil {
+	head, _ := src.Peek(sniffSize) // an error shows again when the scanner reads
+	head = bytes.TrimLeft(head, " \t\r\n")
+	s := &fr.stream.scan
+	s.readFrom(src)
+	if len(head) == 0 {
+		if s.atEnd() && s.readErr != nil {
 			fr.problemErr(spot{}, false, s.readErr)
-		} else {
+		} else if s.pos >= len(s.data) {
 			fr.problem(spot{}, false, "empty file: no records")
+		} else {
+			fr.readDocuments() // whitespace past the peek, then something
 		}
 		return
 	}
-	switch c := s.data[s.pos]; {
+	switch c := head[0]; {
 	case c == '{' || c == '[':
-		if fr.firstLineIsWholeValue() {
-			fr.readLines()
+		if fr.firstLineIsWholeValue(head) {
+			fr.readLines(1)
 		} else {
 			fr.readDocuments()
 		}
-	case fr.firstLineLooksLikeLog() || in.named:
-		fr.readLines()
+	case firstLineLooksLikeLog(head) || in.named:
+		fr.readLines(1)
 	default:
 		fr.out.skipped = "not a log file: its first line is not JSON"
 	}
@@ -116,9 +122,13 @@ func (fr *fileReader) finish() {
 	}
 }
 
-// open returns the file's contents as a stream, decompressed when it starts with the gzip magic
-// bytes, whatever its name.
-func (fr *fileReader) open(in inputFile) (io.Reader, func(), error) {
+// sniffSize is how much of a file is looked at to tell its shape: a first line of JSON lines
+// longer than this is read as a document, and the lines after it as lines.
+const sniffSize = 64 << 10
+
+// open returns the file's contents as a stream to peek at, decompressed when it starts with the
+// gzip magic bytes, whatever its name.
+func (fr *fileReader) open(in inputFile) (*bufio.Reader, func(), error) {
 	var r io.Reader
 	closeFile := func() {}
 	if in.inMemory {
@@ -130,21 +140,22 @@ func (fr *fileReader) open(in inputFile) (io.Reader, func(), error) {
 		}
 		r, closeFile = readErrors{f}, func() { _ = f.Close() } // read-only: a close error changes nothing
 	}
-	fr.br.Reset(r)
-	if head, _ := fr.br.Peek(len(gzipMagic)); !bytes.Equal(head, gzipMagic) {
-		return fr.br, closeFile, nil
+	fr.fileBuf.Reset(r)
+	if head, _ := fr.fileBuf.Peek(len(gzipMagic)); !bytes.Equal(head, gzipMagic) {
+		return fr.fileBuf, closeFile, nil
 	}
 	var err error
 	if fr.gz == nil {
-		fr.gz, err = gzip.NewReader(fr.br)
+		fr.gz, err = gzip.NewReader(fr.fileBuf)
 	} else {
-		err = fr.gz.Reset(fr.br)
+		err = fr.gz.Reset(fr.fileBuf)
 	}
 	if err != nil {
 		closeFile()
 		return nil, nil, gzipError(err)
 	}
-	return gzipErrors{fr.gz}, closeFile, nil
+	fr.plainBuf.Reset(gzipErrors{fr.gz})
+	return fr.plainBuf, closeFile, nil
 }
 
 type readErrors struct{ r io.Reader }
@@ -177,16 +188,12 @@ func gzipError(err error) error {
 
 // skipByteOrderMark passes over a UTF-8 byte-order mark, as Windows tools write one; UTF-16 is
 // refused by name rather than read as garbage.
-func (fr *fileReader) skipByteOrderMark(named bool) bool {
-	s := &fr.stream.scan
-	if len(s.data)-s.pos < 3 {
-		s.fill(s.pos)
-	}
-	rest := s.data[s.pos:]
+func (fr *fileReader) skipByteOrderMark(src *bufio.Reader, named bool) bool {
+	head, _ := src.Peek(3)
 	switch {
-	case bytes.HasPrefix(rest, []byte{0xEF, 0xBB, 0xBF}):
-		s.pos += 3
-	case bytes.HasPrefix(rest, []byte{0xFF, 0xFE}) || bytes.HasPrefix(rest, []byte{0xFE, 0xFF}):
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		_, _ = src.Discard(3) // peeked: cannot fail
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
 		if named {
 			fr.problem(spot{}, false, "UTF-16 text (byte-order mark): replay reads UTF-8; convert it first, e.g. iconv -f UTF-16 -t UTF-8")
 		} else {
@@ -199,30 +206,38 @@ func (fr *fileReader) skipByteOrderMark(named bool) bool {
 
 // firstLineIsWholeValue tells a file of one record per line from one JSON document: the first
 // line is a whole JSON value and more follows it.
-func (fr *fileReader) firstLineIsWholeValue() bool {
-	s := &fr.stream.scan
-	i := bytes.IndexByte(s.data[s.pos:], '\n')
-	if i < 0 || len(bytes.TrimSpace(s.data[s.pos+i+1:])) == 0 {
+func (fr *fileReader) firstLineIsWholeValue(head []byte) bool {
+	first, rest, found := bytes.Cut(head, []byte("\n"))
+	if !found || len(bytes.TrimSpace(rest)) == 0 {
 		return false
 	}
-	fr.probe.setData(bytes.TrimSpace(s.data[s.pos : s.pos+i]))
+	fr.probe.setData(bytes.TrimSpace(first))
 	return fr.probe.value(nil, nil) == nil && fr.probe.atEnd()
 }
 
 // firstLineLooksLikeLog is true for lines that start with a timestamp, as CloudWatch Logs
 // export tasks write them, and for AWS CLI text output.
-func (fr *fileReader) firstLineLooksLikeLog() bool {
-	s := &fr.stream.scan
-	first, _, _ := bytes.Cut(s.data[s.pos:], []byte("\n"))
+func firstLineLooksLikeLog(head []byte) bool {
+	first, _, _ := bytes.Cut(head, []byte("\n"))
 	first = bytes.TrimSpace(first)
 	_, ok := cutTimestamp(first)
 	return ok || cliTextRow(first)
 }
 
-// readDocuments reads the file as JSON documents, one or more after another.
+// readDocuments reads the file as JSON documents, one or more after another. When the first
+// was one line and a newline follows, the file is JSON lines after all (its first line was longer
+// than the sniff): the rest is read line by line.
 func (fr *fileReader) readDocuments() {
 	s := &fr.stream.scan
-	for !s.atEnd() {
+	for docs := 0; ; docs++ {
+		before := s.newlines
+		if s.atEnd() {
+			break
+		}
+		if docs == 1 && s.newlines > before && before == 0 {
+			fr.readLines(s.newlines + 1)
+			return
+		}
 		if err := fr.stream.document(shapeSingle, spot{}); err != nil {
 			if s.readErr != nil && errors.Is(err, s.readErr) {
 				fr.problemErr(spot{}, false, err)

@@ -44,7 +44,10 @@ type scanner struct {
 	pos   int
 	depth int
 	base  int64 // offset in the input of data[0], for error positions
-	idx   *fieldIndex
+	// newlines counts the newlines skipped as whitespace; JSON strings hold none, so between
+	// documents it tells a file of one record per line.
+	newlines int
+	idx      *fieldIndex
 
 	src     io.Reader // nil when data is the whole input
 	bufs    [2][]byte
@@ -56,8 +59,9 @@ type scanner struct {
 	hook containerHook // nil: container keys are skipped like any unindexed key
 }
 
-// scanBufSize is one of the two buffers a streamed input is read through.
-const scanBufSize = 256 << 10
+// scanBufSize is one of the two buffers a streamed input is read through; tests shrink it to
+// put record boundaries everywhere.
+var scanBufSize = 256 << 10
 
 const maxDepth = 512
 
@@ -65,13 +69,13 @@ var errUnexpectedEnd = errors.New("unexpected end of data")
 
 // readFrom makes the scanner read src from its start.
 func (s *scanner) readFrom(src io.Reader) {
-	s.src, s.data, s.pos, s.depth, s.base = src, s.data[:0], 0, 0, 0
+	s.src, s.data, s.pos, s.depth, s.base, s.newlines = src, s.data[:0], 0, 0, 0, 0
 	s.refills, s.eof, s.readErr = 0, false, nil
 }
 
 // setData makes the scanner read data, held whole.
 func (s *scanner) setData(data []byte) {
-	s.src, s.data, s.pos, s.depth, s.base = nil, data, 0, 0, 0
+	s.src, s.data, s.pos, s.depth, s.base, s.newlines = nil, data, 0, 0, 0, 0
 	s.eof, s.readErr = true, nil
 }
 
@@ -128,7 +132,10 @@ func (s *scanner) errorf(format string, args ...any) error {
 func (s *scanner) skipWS() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
+		case ' ', '\t', '\r':
+			s.pos++
+		case '\n':
+			s.newlines++
 			s.pos++
 		default:
 			return
@@ -144,7 +151,10 @@ func (s *scanner) skipWSRefilling() {
 		}
 		for s.pos < len(s.data) {
 			switch s.data[s.pos] {
-			case ' ', '\t', '\n', '\r':
+			case ' ', '\t', '\r':
+				s.pos++
+			case '\n':
+				s.newlines++
 				s.pos++
 			default:
 				return
