@@ -118,7 +118,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		return exitFindings
 	}
 	if res.Records == 0 {
-		fmt.Fprintf(stderr, "kmswatch replay: no records: none of the %d files read held a CloudTrail record or an app log line to judge\n", res.Files)
+		fmt.Fprintf(stderr, "kmswatch replay: no records: %s read, and none held a CloudTrail record or an app log line to judge\n", plural(res.Files, "file"))
 		return exitFindings
 	}
 	if len(res.Problems) > 0 || fired(res) {
