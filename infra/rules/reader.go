@@ -19,6 +19,8 @@ type fileReader struct {
 	fileBuf         *bufio.Reader // the file as stored
 	plainBuf        *bufio.Reader // the gzip stream's contents, to peek at as the file's
 	gz              *gzip.Reader
+	packed          bytes.Buffer // a small gzip file, whole
+	packedReader    bytes.Reader
 	stream          *docLevel // the file, streamed
 	line            *docLevel // one line of it
 	msg             *docLevel // a record held in a string
@@ -126,29 +128,48 @@ func (fr *fileReader) finish() {
 // longer than this is read as a document, and the lines after it as lines.
 const sniffSize = 64 << 10
 
+// wholeGzip is the largest gzip file read into memory before it is decompressed: the
+// decompressor runs about a third faster on bytes in memory than through a bufio.Reader (profile
+// of BenchmarkReplay), and CloudTrail's objects are far smaller. Larger files stream.
+const wholeGzip = 4 << 20
+
 // open returns the file's contents as a stream to peek at, decompressed when it starts with the
 // gzip magic bytes, whatever its name.
 func (fr *fileReader) open(in inputFile) (*bufio.Reader, func(), error) {
 	var r io.Reader
+	var size int64
 	closeFile := func() {}
 	if in.inMemory {
-		r = bytes.NewReader(in.data)
+		r, size = bytes.NewReader(in.data), int64(len(in.data))
 	} else {
 		f, err := os.Open(in.path)
 		if err != nil {
 			return nil, nil, unwrapPathError(err)
 		}
-		r, closeFile = readErrors{f}, func() { _ = f.Close() } // read-only: a close error changes nothing
+		r, closeFile, size = readErrors{f}, func() { _ = f.Close() }, -1 // read-only: a close error changes nothing
+		if info, err := f.Stat(); err == nil {
+			size = info.Size()
+		}
 	}
 	fr.fileBuf.Reset(r)
 	if head, _ := fr.fileBuf.Peek(len(gzipMagic)); !bytes.Equal(head, gzipMagic) {
 		return fr.fileBuf, closeFile, nil
 	}
+	var packed io.Reader = fr.fileBuf
+	if size >= 0 && size <= wholeGzip {
+		fr.packed.Reset()
+		if _, err := fr.packed.ReadFrom(fr.fileBuf); err != nil {
+			closeFile()
+			return nil, nil, err
+		}
+		fr.packedReader.Reset(fr.packed.Bytes())
+		packed = &fr.packedReader
+	}
 	var err error
 	if fr.gz == nil {
-		fr.gz, err = gzip.NewReader(fr.fileBuf)
+		fr.gz, err = gzip.NewReader(packed)
 	} else {
-		err = fr.gz.Reset(fr.fileBuf)
+		err = fr.gz.Reset(packed)
 	}
 	if err != nil {
 		closeFile()

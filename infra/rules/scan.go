@@ -129,26 +129,16 @@ func (s *scanner) errorf(format string, args ...any) error {
 	return fmt.Errorf("at byte %d: %s", s.base+int64(s.pos), fmt.Sprintf(format, args...))
 }
 
+// skipWS is small enough to inline: compact JSON, most of what replay reads, has no whitespace.
 func (s *scanner) skipWS() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\r':
-			s.pos++
-		case '\n':
-			s.newlines++
-			s.pos++
-		default:
-			return
-		}
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return
 	}
-	s.skipWSRefilling()
+	s.skipWSSlow()
 }
 
-func (s *scanner) skipWSRefilling() {
+func (s *scanner) skipWSSlow() {
 	for {
-		if _, ok := s.fill(s.pos); !ok {
-			return
-		}
 		for s.pos < len(s.data) {
 			switch s.data[s.pos] {
 			case ' ', '\t', '\r':
@@ -159,6 +149,9 @@ func (s *scanner) skipWSRefilling() {
 			default:
 				return
 			}
+		}
+		if _, ok := s.fill(s.pos); !ok {
+			return
 		}
 	}
 }
