@@ -45,6 +45,10 @@ func newMatchLog(rules, spillAt int) *matchLog {
 
 func (l *matchLog) add(rule, file, position int, sf *summaryFields) {
 	nanos := sf.eventTime.UnixNano()
+	if l.buf == nil {
+		// Once, at its full size: grown by append it would copy itself some 40 MB on the way.
+		l.buf = make([]byte, 0, l.spillAt+64<<10)
+	}
 	off := len(l.buf)
 	b := binary.LittleEndian.AppendUint64(l.buf, uint64(nanos))
 	b = binary.LittleEndian.AppendUint32(b, uint32(file))
@@ -85,8 +89,9 @@ func (l *matchLog) spill() {
 		return
 	}
 	w := bufio.NewWriterSize(f, 64<<10)
+	var size [binary.MaxVarintLen64]byte
 	for _, e := range l.ents {
-		_, _ = w.Write(binary.AppendUvarint(nil, uint64(e.end-e.off)))
+		_, _ = w.Write(binary.AppendUvarint(size[:0], uint64(e.end-e.off)))
 		_, _ = w.Write(l.buf[e.off:e.end]) // the writer keeps the first error for Flush
 	}
 	if err := w.Flush(); err != nil {

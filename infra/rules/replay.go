@@ -195,7 +195,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 
 	res.Evaluations = make([]Evaluation, len(rules))
 	for i, r := range rules {
-		var times []time.Time
+		times := make([]time.Time, 0, res.counts[i])
 		for _, l := range logs {
 			for _, n := range l.times[i] {
 				times = append(times, time.Unix(0, n).UTC())

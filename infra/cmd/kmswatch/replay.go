@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -84,9 +83,6 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	if code, ok := f.validate(stderr); !ok {
 		return code
 	}
-	// Replay allocates little that lives long; fewer collections are worth the memory.
-	debug.SetGCPercent(400)
-
 	w := bufio.NewWriterSize(stdout, 1<<16)
 	var table *replayTable
 	opt := rules.ReplayOptions{Rules: f.selected, Params: f.params, Account: f.account, Region: f.region}

@@ -36,7 +36,10 @@ func writeReplayJSON(w *bufio.Writer, res *rules.ReplayResult) {
 		if r.Firing.Immediate {
 			threshold = 1
 		}
-		for _, p := range res.Evaluations[i].Breaching() {
+		for _, p := range res.Evaluations[i].Periods { // not Breaching(): it copies them all
+			if !p.Breaching {
+				continue
+			}
 			j.begin()
 			j.str("type", "period")
 			j.str("rule", r.ID)

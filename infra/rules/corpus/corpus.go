@@ -1,12 +1,15 @@
 // Package corpus writes a synthetic CloudTrail corpus for replay benchmarks: gzip'd
-// {"Records":[...]} files like those CloudTrail delivers to S3, with records drawn from the
-// AWS-published samples and given fresh eventIDs and increasing eventTimes.
+// {"Records":[...]} files like those CloudTrail delivers to S3 (or plain ones, for the large-file
+// memory measurement), with records drawn from the AWS-published samples and given fresh
+// eventIDs and increasing eventTimes. Files are written as a stream, whatever their size.
 package corpus
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -24,6 +27,7 @@ type Options struct {
 	Start          time.Time     // first eventTime; default 2026-11-24T00:00:00Z
 	Step           time.Duration // eventTime between records; default 1s
 	Seed           uint64        // default 1
+	Plain          bool          // write .json files, not gzip'd .json.gz
 }
 
 func (o Options) withDefaults() Options {
@@ -48,7 +52,7 @@ func (o Options) withDefaults() Options {
 // Stats describe what was written.
 type Stats struct {
 	Files, Records     int
-	JSONBytes, GzBytes int64
+	JSONBytes, GzBytes int64 // GzBytes: the files' size on disk (plain ones too)
 }
 
 const (
@@ -65,41 +69,67 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // a seeded, repeatable corpus, not secrets
 	var st Stats
-	var plain, gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
 	n := 0
 	for f := range opt.Files {
-		plain.Reset()
-		plain.WriteString(`{"Records":[`)
+		// The name CloudTrail gives its files: account_CloudTrail_region_time_unique.json.gz
+		name := fmt.Sprintf("111122223333_CloudTrail_us-east-1_20261124T0000Z_%04d.json", f)
+		if !opt.Plain {
+			name += ".gz"
+		}
+		path := filepath.Join(dir, name)
+		out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return st, err
+		}
+		counted := &countingWriter{w: out}
+		buf := bufio.NewWriterSize(counted, 1<<20)
+		var zw *gzip.Writer
+		var w io.Writer = buf
+		if !opt.Plain {
+			zw = gzip.NewWriter(buf)
+			w = zw
+		}
+		plain := &countingWriter{w: w}
+		_, _ = io.WriteString(plain, `{"Records":[`) // errors surface at Flush and Close below
 		for i := range opt.RecordsPerFile {
 			if i > 0 {
-				plain.WriteByte(',')
+				_, _ = plain.Write([]byte{','})
 			}
 			tmpl := templates[rng.IntN(len(templates))]
 			when := opt.Start.Add(time.Duration(n) * opt.Step).UTC().Format(time.RFC3339)
-			plain.Write(tmpl.fill(uuid(rng), when))
+			_, _ = plain.Write(tmpl.fill(uuid(rng), when))
 			n++
 		}
-		plain.WriteString("]}")
-		gz.Reset()
-		zw.Reset(&gz)
-		if _, err := zw.Write(plain.Bytes()); err != nil {
-			return st, err
+		_, _ = io.WriteString(plain, "]}")
+		if zw != nil {
+			err = zw.Close()
 		}
-		if err := zw.Close(); err != nil {
-			return st, err
-		}
-		// The name CloudTrail gives its files: account_CloudTrail_region_time_unique.json.gz
-		name := fmt.Sprintf("111122223333_CloudTrail_us-east-1_20261124T0000Z_%04d.json.gz", f)
-		if err := os.WriteFile(filepath.Join(dir, name), gz.Bytes(), 0o600); err != nil {
-			return st, err
+		err = errors.Join(err, buf.Flush(), plain.err, out.Close())
+		if err != nil {
+			return st, fmt.Errorf("%s: %w", path, err)
 		}
 		st.Files++
 		st.Records += opt.RecordsPerFile
-		st.JSONBytes += int64(plain.Len())
-		st.GzBytes += int64(gz.Len())
+		st.JSONBytes += plain.n
+		st.GzBytes += counted.n
 	}
 	return st, nil
+}
+
+// countingWriter counts what passes and keeps the first error.
+type countingWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // template is one sample record, compacted, with marks where eventID and eventTime go.
