@@ -22,8 +22,8 @@ const (
 
 type pathNode struct {
 	children []pathChild
-	table    []uint8 // for nodes with many children: open addressing, index+1 into children
-	slot     int     // -1 when the path continues below
+	table    []int // for nodes with many children: open addressing, index+1 into children
+	slot     int   // -1 when the path continues below
 	kind     nodeKind
 	shape    shape // for containers: what their items are counted as
 }
@@ -46,7 +46,7 @@ func (n *pathNode) child(key []byte) *pathNode {
 		}
 		return nil
 	}
-	mask := uint32(len(n.table) - 1)
+	mask := len(n.table) - 1
 	for h := keyHash(key) & mask; ; h = (h + 1) & mask {
 		i := n.table[h]
 		if i == 0 {
@@ -58,11 +58,11 @@ func (n *pathNode) child(key []byte) *pathNode {
 	}
 }
 
-// keyHash is FNV-1a: keys are short, and it spreads eventName, eventTime and eventType apart.
-func keyHash(key []byte) uint32 {
-	h := uint32(2166136261)
+// keyHash is 32-bit FNV-1a: keys are short, and it spreads eventName, eventTime and eventType apart.
+func keyHash(key []byte) int {
+	h := 2166136261
 	for _, c := range key {
-		h = (h ^ uint32(c)) * 16777619
+		h = (h ^ int(c)) * 16777619 & 0xffffffff
 	}
 	return h
 }
@@ -75,13 +75,13 @@ func (n *pathNode) add(key string) *pathNode {
 		for size < 4*len(n.children) {
 			size *= 2
 		}
-		n.table = make([]uint8, size)
+		n.table = make([]int, size)
 		for i, c := range n.children {
-			h := keyHash([]byte(c.key)) & uint32(size-1)
+			h := keyHash([]byte(c.key)) & (size - 1)
 			for n.table[h] != 0 {
-				h = (h + 1) & uint32(size-1)
+				h = (h + 1) & (size - 1)
 			}
-			n.table[h] = uint8(i + 1)
+			n.table[h] = i + 1
 		}
 	}
 	return next

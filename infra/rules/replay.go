@@ -151,9 +151,9 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		res.Files++
 		res.Records += out.records
 		res.Problems = append(res.Problems, out.problems...)
-		for sh, n := range out.byShape {
-			if n > 0 {
-				res.Tally.ByShape[shape(sh).String()] += n
+		for sh := range numShapes {
+			if n := out.byShape[sh]; n > 0 {
+				res.Tally.ByShape[sh.String()] += n
 			}
 		}
 		for r, n := range out.counts {

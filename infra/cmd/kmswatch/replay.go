@@ -206,7 +206,7 @@ func keyParams(values []string, account, region string) (rules.Params, []string,
 	for _, v := range values {
 		k, err := rules.ParseKeyRef(v)
 		if err != nil {
-			return rules.Params{}, nil, fmt.Errorf("--key-arn %v", err)
+			return rules.Params{}, nil, fmt.Errorf("--key-arn %w", err)
 		}
 		refs = append(refs, k)
 	}
