@@ -23,8 +23,9 @@ const (
 const usage = `kmswatch: detection rules for KMS activity, offline.
 
 Usage:
-  kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json]
-  kmswatch replay   [--role-arn ARN] [--key-arn ARN]... [--period D] [--rule ID]... [--limit N] [--json] FILE|DIR...
+  kmswatch rules    [--role-arn ARN] [--key-arn KEY]... [--json]
+  kmswatch replay   [--role-arn ARN] [--key-arn KEY]... [--account ID] [--region R] [--period D] [--rule ID]...
+                    [--limit N] [--json] FILE|DIR...
   kmswatch rehearse [--wrong-keys N] [--json]
   kmswatch help [COMMAND]
 

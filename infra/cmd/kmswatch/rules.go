@@ -17,7 +17,7 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	var keyARNs stringList
 	fs.Var(&keyARNs, "key-arn", "a KMS key of the stack, to scope kms-key-policy-change's pattern: key ARN, key id, alias name or alias ARN (repeatable; default: any key)")
 	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
-	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--json]",
+	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn KEY]... [--json]",
 		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns.")
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
