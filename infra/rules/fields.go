@@ -138,10 +138,10 @@ func (f *fields) reset(n int) {
 	for i := range f.slots {
 		f.slots[i] = f.slots[i][:0]
 	}
-	f.nested = false
-	if f.inner != nil {
+	if f.nested {
 		f.inner.reset(n)
 	}
+	f.nested = false
 }
 
 // detach copies the values out of the scanner's buffers, so that they outlive a refill: a
@@ -154,7 +154,7 @@ func (f *fields) detach() {
 			}
 		}
 	}
-	if f.inner != nil {
+	if f.nested {
 		f.inner.detach()
 	}
 }

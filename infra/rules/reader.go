@@ -54,6 +54,7 @@ type fileResult struct {
 	digests    int
 	outOfScope int
 	unknown    int
+	notLog     bool   // met in a directory, and not a log
 	skipped    string // why the file was passed over on purpose
 }
 
@@ -107,7 +108,7 @@ func (fr *fileReader) readFile(in inputFile) {
 	case firstLineLooksLikeLog(head) || in.named:
 		fr.readLines(1)
 	default:
-		fr.out.skipped = "not a log file: its first line is not JSON"
+		fr.out.notLog, fr.out.skipped = true, "not a log file: its first line is not JSON"
 	}
 }
 
@@ -218,7 +219,7 @@ func (fr *fileReader) skipByteOrderMark(src *bufio.Reader, named bool) bool {
 		if named {
 			fr.problem(spot{}, false, "UTF-16 text (byte-order mark): replay reads UTF-8; convert it first, e.g. iconv -f UTF-16 -t UTF-8")
 		} else {
-			fr.out.skipped = "UTF-16 text, not UTF-8"
+			fr.out.notLog, fr.out.skipped = true, "UTF-16 text, not UTF-8"
 		}
 		return false
 	}

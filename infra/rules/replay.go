@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -163,10 +162,8 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		res.Tally.Insights += len(out.insights)
 		res.Tally.OutOfScope += out.outOfScope
 		res.Tally.Unknown += out.unknown
-		if out.digests > 0 && out.skipped == "CloudTrail digest file" {
-			res.Tally.Digests++
-		}
-		if strings.HasPrefix(out.skipped, "not a log file") || strings.HasPrefix(out.skipped, "UTF-16") {
+		res.Tally.Digests += out.digests
+		if out.notLog {
 			res.Tally.NotLogs++
 		}
 		if out.skipped != "" {

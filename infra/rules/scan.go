@@ -241,6 +241,7 @@ func (s *scanner) value(node *pathNode, f *fields) error {
 				return s.object(nil, nil)
 			}
 			f.nested = true
+			f.inner.reset(len(s.idx.paths))
 			return s.object(s.idx.root, f.inner)
 		}
 		return s.object(node, f)
