@@ -186,6 +186,13 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 			res.Notes = append(res.Notes, l.err.Error())
 		}
 	}
+	if n := res.Tally.ByShape[shapeLake.String()]; n > 0 {
+		// Lake returns the columns a query selects, nested ones flattened to their last name or as
+		// text: a rule on userIdentity, requestParameters or resources has nothing to read there.
+		res.Notes = append(res.Notes, fmt.Sprintf("%d CloudTrail Lake rows were judged on their top-level columns only "+
+			"(eventTime, eventSource, eventName, errorCode, awsRegion, recipientAccountId...): the app rules and "+
+			"key scopes, which read userIdentity, requestParameters and resources, cannot match them", n))
+	}
 	if err := mergeMatches(logs, files, onMatch); err != nil {
 		res.Problems = append(res.Problems, Problem{File: os.TempDir(), Err: fmt.Errorf("reading back the matches: %w", err)})
 	}

@@ -73,6 +73,13 @@ func TestShapes(t *testing.T) {
 	}
 }
 
+func TestLakeRowsSayWhatTheyCannotHold(t *testing.T) {
+	res := Replay([]string{filepath.Join(shapesDir, "lake-query-results-kms.json")}, ReplayOptions{})
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "1 CloudTrail Lake rows were judged on their top-level columns only") {
+		t.Errorf("notes = %q", res.Notes)
+	}
+}
+
 func TestInsightsAreContextNotProblems(t *testing.T) {
 	res := Replay([]string{filepath.Join(shapesDir, "insights-apicallrate.json")}, ReplayOptions{})
 	if len(res.Problems) > 0 || len(res.Insights) != 2 {

@@ -119,7 +119,7 @@ func compactJSON(t *testing.T, data []byte) string {
 
 func TestLakeEventTimesAreJudged(t *testing.T) {
 	r := runCLI("replay", "--json", filepath.Join(shapesDir, "siem-disablekey-lake-time.json"), filepath.Join(shapesDir, "lake-query-results-kms.json"))
-	if got := matchLines(t, r.stdout); len(got) != 2 || strings.Contains(r.stderr, "eventTime") {
+	if got := matchLines(t, r.stdout); len(got) != 2 || strings.Contains(r.stderr, `eventTime "`) || r.code == exitUsage {
 		t.Errorf("matches %v, stderr %q; want both DisableKeys judged", got, r.stderr)
 	}
 }
