@@ -24,7 +24,6 @@ type matchLog struct {
 	buf     []byte
 	ents    []entry
 	runs    []*os.File
-	times   [][]int64 // per rule, for the alarm evaluation: 8 bytes per match stay in memory
 	spillAt int
 	err     error // a spill that failed; matches then stay in memory
 }
@@ -37,11 +36,11 @@ const entryHeader = 24
 // on two workers) spill once at most.
 const defaultSpillAt = 8 << 20
 
-func newMatchLog(rules, spillAt int) *matchLog {
+func newMatchLog(spillAt int) *matchLog {
 	if spillAt <= 0 {
 		spillAt = defaultSpillAt
 	}
-	return &matchLog{times: make([][]int64, rules), spillAt: spillAt}
+	return &matchLog{spillAt: spillAt}
 }
 
 func (l *matchLog) add(rule, file, position int, sf *summaryFields) {
@@ -61,7 +60,6 @@ func (l *matchLog) add(rule, file, position int, sf *summaryFields) {
 	}
 	l.buf = b
 	l.ents = append(l.ents, entry{off, len(b)})
-	l.times[rule] = append(l.times[rule], nanos)
 	if len(l.buf) >= l.spillAt && l.err == nil {
 		l.spill()
 	}

@@ -24,7 +24,9 @@ type ReplayOptions struct {
 	Account, Region string
 	Workers         int // files read in parallel; GOMAXPROCS when 0
 	// OnMatch, when set, receives every match in time order (ties in file order) once all files
-	// are read, and Matches stays empty, so that memory stays flat however many records match.
+	// are read, and Matches stays empty, so that memory stays flat however many records match:
+	// what is kept of a match while files are read is on disk past a few MiB, and the alarm
+	// evaluation at the end holds its time (24 bytes).
 	OnMatch func(Match)
 	spillAt int // bytes of encoded matches a worker keeps before writing a run; tests lower it
 }
@@ -125,7 +127,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := range workers {
-		logs[w] = newMatchLog(len(rules), opt.spillAt)
+		logs[w] = newMatchLog(opt.spillAt)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -181,6 +183,12 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		res.Matches = make([]Match, 0, total)
 		onMatch = func(m Match) { res.Matches = append(res.Matches, m) }
 	}
+	// The alarm evaluation's times, taken from the merge: in time order already, so that
+	// Evaluate's sort has nothing to do.
+	times := make([][]time.Time, len(rules))
+	for i, n := range res.counts {
+		times[i] = make([]time.Time, 0, n)
+	}
 	for _, l := range logs {
 		if l.err != nil {
 			res.Notes = append(res.Notes, l.err.Error())
@@ -193,19 +201,18 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 			"(eventTime, eventSource, eventName, errorCode, awsRegion, recipientAccountId...): the app rules and "+
 			"key scopes, which read userIdentity, requestParameters and resources, cannot match them", n))
 	}
-	if err := mergeMatches(logs, files, onMatch); err != nil {
+	merged := func(m Match) {
+		times[m.Rule] = append(times[m.Rule], m.EventTime)
+		onMatch(m)
+	}
+	if err := mergeMatches(logs, files, merged); err != nil {
 		res.Problems = append(res.Problems, Problem{File: os.TempDir(), Err: fmt.Errorf("reading back the matches: %w", err)})
 	}
 
 	res.Evaluations = make([]Evaluation, len(rules))
 	for i, r := range rules {
-		times := make([]time.Time, 0, res.counts[i])
-		for _, l := range logs {
-			for _, n := range l.times[i] {
-				times = append(times, time.Unix(0, n).UTC())
-			}
-		}
-		res.Evaluations[i] = Evaluate(r.Firing, times)
+		res.Evaluations[i] = Evaluate(r.Firing, times[i])
+		times[i] = nil
 	}
 	return res
 }
