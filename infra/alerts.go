@@ -81,7 +81,7 @@ func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi
 
 	// The rules' values come from resources: the role's real ARN, never a guessed account.
 	params := pulumi.All(args.TaskRoleARN, args.KeyARNs).ApplyT(func(v []any) rules.Params {
-		return rules.Params{TaskRoleARN: v[0].(string), KeyARNs: v[1].([]string)}
+		return stackParams(v[0].(string), v[1].([]string), names)
 	}).(pulumi.AnyOutput)
 	var alarmNames pulumi.StringArray
 	for _, r := range args.Rules {

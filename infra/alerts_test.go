@@ -20,6 +20,8 @@ func deployedParams(run *stackRun) rules.Params {
 			run.named("aws:kms/key:Key", "keys-app").outStr("arn"),
 			run.named("aws:kms/key:Key", "keys-audit").outStr("arn"),
 		},
+		// DeleteAlias and UpdateAlias name the alias, not the key: the scope must know both.
+		KeyAliases: []string{"alias/kmswatch-dev-app", "alias/kmswatch-dev-audit"},
 	}
 }
 

@@ -168,7 +168,7 @@ func newRuleQueries(ctx *pulumi.Context, name string, r rules.Rule, args Hunting
 	params := pulumi.All(args.TaskRoleARN, args.KeyARNs)
 	render := func(query func(rules.Rule, rules.Params) (string, error)) pulumi.StringOutput {
 		return params.ApplyT(func(v []any) (string, error) {
-			return query(r, rules.Params{TaskRoleARN: v[0].(string), KeyARNs: v[1].([]string)})
+			return query(r, r.DeployedParams(stackParams(v[0].(string), v[1].([]string), args.Names)))
 		}).(pulumi.StringOutput)
 	}
 	description := fmt.Sprintf("[%s] %s. %s", r.Severity, r.Title, r.Firing)

@@ -146,11 +146,13 @@ func TestOneSavedQueryPerRuleAsTheCLIPrintsIt(t *testing.T) {
 	p := rules.Params{
 		TaskRoleARN: run.named("aws:iam/role:Role", "identity-task-role").outStr("arn"),
 		KeyARNs:     []string{run.named("aws:kms/key:Key", "keys-app").outStr("arn"), run.named("aws:kms/key:Key", "keys-audit").outStr("arn")},
+		KeyAliases:  []string{"alias/kmswatch-dev-app", "alias/kmswatch-dev-audit"},
 	}
 	wg := run.one("aws:athena/workgroup:Workgroup").str("name")
 	db := run.one("aws:glue/catalogDatabase:CatalogDatabase").str("name")
 	named, defined := 0, 0
 	for _, r := range cfg.Rules() {
+		p := r.DeployedParams(p)
 		insights, err := r.InsightsQuery(p)
 		if err != nil {
 			t.Fatal(err)
@@ -307,5 +309,21 @@ func TestHuntingNamesFitAWSLimits(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The CIS rule's alarm watches every key in the account; its saved queries must too, while the
+// key-change rule's are scoped to the stack's keys and aliases.
+func TestSavedQueriesJudgeWhatTheAlarmsJudge(t *testing.T) {
+	run := mustRun(t, baseConfig())
+	cis := run.named("aws:athena/namedQuery:NamedQuery", "hunting-athena-kms-key-disable-or-delete").str("query")
+	if strings.Contains(cis, "requestparameters") || strings.Contains(cis, "resources") {
+		t.Errorf("the CIS rule's saved query is scoped to keys; its alarm watches every key:\n%s", cis)
+	}
+	change := run.named("aws:athena/namedQuery:NamedQuery", "hunting-athena-kms-key-policy-change").str("query")
+	for _, want := range []string{"alias/kmswatch-dev-app", "json_extract_scalar(requestparameters, '$.aliasName')"} {
+		if !strings.Contains(change, want) {
+			t.Errorf("the key-change rule's saved query lacks %q:\n%s", want, change)
+		}
 	}
 }

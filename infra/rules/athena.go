@@ -15,7 +15,8 @@ import (
 // https://trino.io/docs/current/functions.html
 //
 // Same semantics as the matcher, written with functions Trino and DuckDB share (DuckDB checks
-// the text, see infra/rules/duckcheck): equals and any-of are = and IN on the string column;
+// the text, see infra/rules/duckcheck): equals and any-of are = and IN on the string column
+// (LIKE for the endings of key ids and aliases of unknown account); one of several conditions is OR;
 // "present" (a string or a number) is IS NOT NULL, as the SerDe gives a string column SQL NULL
 // for a missing key and for JSON null; "absent" is IS NULL; a field inside resources[] holds when
 // any element's does (filter + cardinality).
@@ -41,11 +42,11 @@ func (r Rule) AthenaQuery(p Params) (string, error) {
 	}
 	var where []string
 	for _, c := range r.when {
-		values, applies := c.rendered(p)
+		values, applies := c.queried(p)
 		if !applies {
 			continue
 		}
-		term, err := sqlCondition(c, values)
+		term, err := sqlCondition(c, values, p)
 		if err != nil {
 			return "", fmt.Errorf("rule %s: %w", r.ID, err)
 		}
@@ -91,12 +92,42 @@ WHERE period_count >= %s
 	return b.String(), nil
 }
 
+// queried is a condition as a hunting query states it: as deployed (rendered), but with the
+// replay-only conditions kept, since a query judges the history as replay does, not as the
+// CIS-verbatim metric filter must.
+func (c cond) queried(p Params) ([]string, bool) {
+	c.replayOnly = false
+	return c.rendered(p)
+}
+
 // sqlCondition renders one condition. An op without a case here is an error, so that a new op
 // cannot be rendered as something it is not.
-func sqlCondition(c cond, values []string) (string, error) {
+func sqlCondition(c cond, values []string, p Params) (string, error) {
+	if c.op == opAny {
+		var alts []string
+		for _, a := range c.alts {
+			vals, applies := a.queried(p)
+			if !applies {
+				continue
+			}
+			term, err := sqlCondition(a, vals, p)
+			if err != nil {
+				return "", err
+			}
+			alts = append(alts, term)
+		}
+		if len(alts) == 0 {
+			return "", fmt.Errorf("any-of condition: no alternative applies")
+		}
+		return "(" + strings.Join(alts, " OR ") + ")", nil
+	}
 	col, ok := resolveColumn(c.field)
 	if !ok {
-		return "", fmt.Errorf("field %s is not a string column of the CloudTrail table", c.field)
+		json, ok := jsonField(c.field)
+		if !ok {
+			return "", fmt.Errorf("field %s is not a string column of the CloudTrail table", c.field)
+		}
+		col = columnPath{leaf: json}
 	}
 	var test string // the test on one value, in terms of v
 	v := col.leaf
@@ -105,10 +136,21 @@ func sqlCondition(c cond, values []string) (string, error) {
 	}
 	switch c.op {
 	case opEquals:
-		if len(values) == 0 {
+		ends := c.suffixes(p)
+		if len(values) == 0 && len(ends) == 0 {
 			return "", fmt.Errorf("field %s: equals with no value", c.field)
 		}
-		test = v + " " + sqlIn(values)
+		var any []string
+		if len(values) > 0 {
+			any = append(any, v+" "+sqlIn(values))
+		}
+		for _, e := range ends {
+			any = append(any, v+" LIKE "+sqlString("%"+likeEscape(e))+` ESCAPE '\'`)
+		}
+		test = any[0]
+		if len(any) > 1 {
+			test = "(" + strings.Join(any, " OR ") + ")"
+		}
 	case opPresent, opAbsent:
 		test = v + " IS NOT NULL"
 	default:
@@ -125,6 +167,38 @@ func sqlCondition(c cond, values []string) (string, error) {
 		return "coalesce(" + holding + ", 0) = 0", nil // no element has it, or no array at all
 	}
 	return holding + " > 0", nil
+}
+
+// jsonColumns are the table's string columns that hold a JSON object as text (the CloudTrail
+// SerDe keeps requestParameters and the like as JSON strings): a field inside one is read with
+// json_extract_scalar, which gives NULL where the field is missing, null or not a scalar.
+// https://docs.aws.amazon.com/athena/latest/ug/cloudtrail-logs.html#query-examples-cloudtrail-logs
+// https://trino.io/docs/current/functions/json.html#json_extract_scalar
+var jsonColumns = map[string]string{
+	"requestParameters": "requestparameters", "responseElements": "responseelements", "additionalEventData": "additionaleventdata",
+}
+
+// jsonField is the SQL that reads a dotted field inside a JSON string column, e.g.
+// requestParameters.keyId -> json_extract_scalar(requestparameters, '$.keyId').
+func jsonField(field string) (string, bool) {
+	col, rest, ok := strings.Cut(field, ".")
+	sqlCol, isJSON := jsonColumns[col]
+	if !ok || !isJSON {
+		return "", false
+	}
+	for _, key := range strings.Split(rest, ".") {
+		if key == "" || strings.ContainsFunc(key, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
+		}) {
+			return "", false
+		}
+	}
+	return fmt.Sprintf("json_extract_scalar(%s, '$.%s')", sqlCol, rest), true
+}
+
+// likeEscape escapes LIKE's wildcards (and the escape character) in a literal ending.
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 func sqlIn(values []string) string {
@@ -161,3 +235,16 @@ func sqlPeriodStart(t string, period time.Duration) string {
 
 // oneLine keeps a title on its comment line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// DeployedParams are the Params the rule's saved hunting queries are rendered with: a rule whose
+// key scope is replay-only (kms-key-disable-or-delete, whose alarm watches every key in the
+// account, as CIS asks) gets no keys, so that its saved queries judge what its alarm judges.
+// `kmswatch replay --key-arn` and `kmswatch rules --format` with keys still scope it.
+func (r Rule) DeployedParams(p Params) Params {
+	for _, c := range r.when {
+		if c.replayOnly && c.op == opAny {
+			p.KeyARNs, p.KeyAliases, p.KeyIDs = nil, nil, nil
+		}
+	}
+	return p
+}

@@ -37,12 +37,28 @@ func tolerant(period time.Duration, count float64) Firing {
 	return Firing{Period: period, EvaluationPeriods: 1 + int(lateDataTolerance/period), DatapointsToAlarm: 1, Threshold: count}
 }
 
+// exampleKeys are the key and alias of the KMS Developer Guide's examples.
+const exampleKeyARN = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+var exampleKeys = Params{KeyARNs: []string{exampleKeyARN}, KeyAliases: []string{"alias/ExampleAlias"}}
+
+// keyCall is a KMS call record with the given request parameters and no resources.
+func keyCall(name, requestParameters string) string {
+	return `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"` + name +
+		`","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/Alice"},"requestParameters":` + requestParameters + `}`
+}
+
+// replayOnly keeps a condition out of the deployed patterns.
+func replayOnly(c cond) cond {
+	c.replayOnly = true
+	return c
+}
+
 const (
 	fieldErrorCode = "errorCode"
 	fieldSource    = "eventSource"
 	fieldName      = "eventName"
 	fieldIssuer    = "userIdentity.sessionContext.sessionIssuer.arn"
-	fieldResource  = "resources.ARN"
 	kmsSource      = "kms.amazonaws.com"
 )
 
@@ -100,6 +116,9 @@ func keyDisableOrDelete() Rule {
 		when: []cond{
 			equals(fieldSource, kmsSource),
 			equals(fieldName, "DisableKey", "ScheduleKeyDeletion"),
+			// The deployed filter stays the CIS text verbatim, which Security Hub's CloudWatch.7
+			// checks, so it watches every key of the account; --key-arn scopes it in replay only.
+			replayOnly(keyScope()),
 		},
 		style:  styleCIS,
 		notify: true, // critical: also tell a person at once, not only after the metric period
@@ -196,7 +215,7 @@ func keyPolicyChange() Rule {
 		when: []cond{
 			equals(fieldSource, kmsSource),
 			equals(fieldName, "PutKeyPolicy", "CreateGrant", "DisableKeyRotation", "DeleteAlias", "UpdateAlias"),
-			equalsParam(fieldResource, paramKeyARNs),
+			keyScope(),
 		},
 		style: styleLab,
 		cases: []Case{
@@ -212,6 +231,28 @@ func keyPolicyChange() Rule {
 				Params: Params{KeyARNs: []string{"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
 				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"UpdateAlias","resources":[{"ARN":"arn:aws:kms:us-east-1:111122223333:alias/app"},{"ARN":"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}]}`},
 			{Name: "Decrypt is no access change", Sample: "kms-decrypt-success-iamuser.json", Want: false},
+			// One record per form a call may name the key in, none with resources, as entries before
+			// December 2022 may have none (see keyScope).
+			{Name: "PutKeyPolicy naming the key by its ARN, no resources", Params: exampleKeys, Want: true,
+				Record: keyCall("PutKeyPolicy", `{"keyId":"`+exampleKeyARN+`","policyName":"default"}`)},
+			{Name: "CreateGrant naming the key by its id, no resources", Params: exampleKeys, Want: true,
+				Record: keyCall("CreateGrant", `{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","operations":["Decrypt"]}`)},
+			{Name: "DisableKeyRotation naming the key by its alias name", Params: exampleKeys, Want: true,
+				Record: keyCall("DisableKeyRotation", `{"keyId":"alias/ExampleAlias"}`)},
+			{Name: "CreateGrant naming the key by its alias ARN", Params: exampleKeys, Want: true,
+				Record: keyCall("CreateGrant", `{"keyId":"arn:aws:kms:us-west-2:111122223333:alias/ExampleAlias"}`)},
+			{Name: "DeleteAlias of the stack's alias, named in aliasName", Params: exampleKeys, Want: true,
+				Record: keyCall("DeleteAlias", `{"aliasName":"alias/ExampleAlias"}`)},
+			{Name: "UpdateAlias moving the stack's alias to another key", Params: exampleKeys, Want: true,
+				Record: keyCall("UpdateAlias", `{"aliasName":"alias/ExampleAlias","targetKeyId":"0987dcba-09fe-87dc-65ba-ab0987654321"}`)},
+			{Name: "UpdateAlias pointing another alias at the stack's key (targetKeyId)", Params: exampleKeys, Want: true,
+				Record: keyCall("UpdateAlias", `{"aliasName":"alias/other","targetKeyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}`)},
+			{Name: "DeleteAlias with only the alias ARN in resources", Params: exampleKeys, Want: true,
+				Record: `{"eventTime":"2026-11-24T10:00:00Z","eventSource":"kms.amazonaws.com","eventName":"DeleteAlias","resources":[{"ARN":"arn:aws:kms:us-west-2:111122223333:alias/ExampleAlias"}]}`},
+			{Name: "UpdateAlias of another alias to another key", Params: exampleKeys, Want: false,
+				Record: keyCall("UpdateAlias", `{"aliasName":"alias/other","targetKeyId":"0987dcba-09fe-87dc-65ba-ab0987654321"}`)},
+			{Name: "PutKeyPolicy naming another key by its ARN", Params: exampleKeys, Want: false,
+				Record: keyCall("PutKeyPolicy", `{"keyId":"arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"}`)},
 		},
 	}
 }

@@ -1,5 +1,7 @@
 package rules
 
+import "bytes"
+
 // op is what a condition asks of one record field.
 type op int
 
@@ -7,6 +9,7 @@ const (
 	opEquals  op = iota // the field is a string equal to one of the values (one value: equals; more: any-of)
 	opPresent           // the field is a string or number, any value (CloudWatch: = "*")
 	opAbsent            // the field is not in the record at all (CloudWatch: NOT EXISTS)
+	opAny               // one of the alternatives (alts) holds (EventBridge: "$or"; CloudWatch: ||)
 )
 
 // param names a deployment value that a condition compares with, resolved from Params.
@@ -15,7 +18,11 @@ type param int
 const (
 	paramNone     param = iota
 	paramTaskRole       // Params.TaskRoleARN
-	paramKeyARNs        // Params.KeyARNs; empty means any key, and the condition is dropped
+	// The key scope's forms (see Params.keyForms); empty means any key, and the condition is dropped.
+	paramKeyRef      // requestParameters.keyId: key ARN, key id, alias name or alias ARN
+	paramKeyTarget   // requestParameters.targetKeyId: key ARN or key id
+	paramAliasName   // requestParameters.aliasName: alias/NAME
+	paramKeyResource // resources.ARN: key ARNs and alias ARNs
 )
 
 // cond is one condition on a record field. Rules hold conditions that must all be true.
@@ -24,6 +31,9 @@ type cond struct {
 	op     op
 	values []string // for opEquals when param is paramNone
 	param  param
+	alts   []cond // for opAny
+	// replayOnly conditions are held by replay and left out of every deployed pattern.
+	replayOnly bool
 }
 
 func equals(field string, values ...string) cond {
@@ -33,8 +43,21 @@ func present(field string) cond              { return cond{field: field, op: opP
 func absent(field string) cond               { return cond{field: field, op: opAbsent} }
 func equalsParam(field string, p param) cond { return cond{field: field, op: opEquals, param: p} }
 
+// fieldPaths lists the record fields the condition reads.
+func (c cond) fieldPaths() []string {
+	if c.op != opAny {
+		return []string{c.field}
+	}
+	var out []string
+	for _, a := range c.alts {
+		out = append(out, a.fieldPaths()...)
+	}
+	return out
+}
+
 // resolve returns the values the condition compares with, and false when the condition
-// does not apply under p (an empty key list means "any key").
+// does not apply under p (an empty key list means "any key"). For opAny it applies when any
+// alternative does.
 func (c cond) resolve(p Params) ([]string, bool) {
 	switch c.param {
 	case paramTaskRole:
@@ -42,15 +65,35 @@ func (c cond) resolve(p Params) ([]string, bool) {
 			return nil, true // no role: nothing can match it
 		}
 		return []string{p.TaskRoleARN}, true
-	case paramKeyARNs:
-		return p.KeyARNs, len(p.KeyARNs) > 0
+	case paramKeyRef, paramKeyTarget, paramAliasName, paramKeyResource:
+		exact, suffixes := p.keyForms().of(c.param)
+		return exact, len(exact)+len(suffixes) > 0
+	}
+	if c.op == opAny {
+		for _, a := range c.alts {
+			if _, ok := a.resolve(p); ok {
+				return nil, true
+			}
+		}
+		return nil, false
 	}
 	return c.values, true
 }
 
+// suffixes are the endings that also match, for key ids and aliases whose account and Region
+// replay does not know: ":key/ID" ends every ARN of that key id.
+func (c cond) suffixes(p Params) []string {
+	_, s := p.keyForms().of(c.param)
+	return s
+}
+
 // rendered is resolve for the deployable patterns: without a task role the pattern shows
-// RoleARNPlaceholder, so `kmswatch rules` can print a rule before the stack exists.
+// RoleARNPlaceholder, so `kmswatch rules` can print a rule before the stack exists. A
+// replay-only condition is not deployed.
 func (c cond) rendered(p Params) ([]string, bool) {
+	if c.replayOnly {
+		return nil, false
+	}
 	if c.param == paramTaskRole && p.TaskRoleARN == "" {
 		return []string{RoleARNPlaceholder}, true
 	}
@@ -59,44 +102,69 @@ func (c cond) rendered(p Params) ([]string, bool) {
 
 // boundCond is a condition with its values resolved and its field's slot found.
 type boundCond struct {
-	slot   int
-	op     op
-	values []string
+	slot     int
+	op       op
+	values   []string
+	suffixes [][]byte
+	alts     []boundCond
 }
 
-func bind(conds []cond, p Params) []boundCond {
+// bind resolves conds under p; replay also binds the replay-only conditions.
+func bind(conds []cond, p Params, replay bool) []boundCond {
 	var out []boundCond
 	for _, c := range conds {
+		if c.replayOnly && !replay {
+			continue
+		}
 		values, applies := c.resolve(p)
 		if !applies {
 			continue
 		}
-		out = append(out, boundCond{slot: recordFields.mustSlot(c.field), op: c.op, values: values})
+		if c.op == opAny {
+			out = append(out, boundCond{op: opAny, alts: bind(c.alts, p, replay)})
+			continue
+		}
+		var ends [][]byte
+		for _, s := range c.suffixes(p) {
+			ends = append(ends, []byte(s))
+		}
+		out = append(out, boundCond{slot: recordFields.mustSlot(c.field), op: c.op, values: values, suffixes: ends})
 	}
 	return out
 }
 
 func (b boundCond) holds(f *fields) bool {
-	found := f.slots[b.slot]
 	switch b.op {
+	case opAny:
+		for _, a := range b.alts {
+			if a.holds(f) {
+				return true
+			}
+		}
+		return false
 	case opPresent:
 		// CloudWatch's selector must point at a value node (string or number); null, objects and
 		// arrays do not match "*".
-		for _, v := range found {
+		for _, v := range f.slots[b.slot] {
 			if v.kind == kindString || v.kind == kindNumber {
 				return true
 			}
 		}
 		return false
 	case opAbsent:
-		return len(found) == 0 // null is present: NOT EXISTS is false for it
+		return len(f.slots[b.slot]) == 0 // null is present: NOT EXISTS is false for it
 	default:
-		for _, v := range found {
+		for _, v := range f.slots[b.slot] {
 			if v.kind != kindString {
 				continue
 			}
 			for _, want := range b.values {
 				if string(v.text) == want {
+					return true
+				}
+			}
+			for _, end := range b.suffixes {
+				if bytes.HasSuffix(v.text, end) {
 					return true
 				}
 			}
@@ -114,15 +182,17 @@ func allHold(conds []boundCond, f *fields) bool {
 	return true
 }
 
-// Matches reports whether the record satisfies the rule's condition under p.
+// Matches reports whether the record satisfies the rule's condition under p, as the deployed
+// patterns would: replay-only scopes are left out (replay's Matcher holds them).
 func (r Rule) Matches(rec Record, p Params) bool {
 	if rec.f == nil {
 		return false
 	}
-	return allHold(bind(r.when, p), rec.f)
+	return allHold(bind(r.when, p, false), rec.f)
 }
 
-// Matcher runs a rule set on many records with conditions bound once.
+// Matcher runs a rule set on many records with conditions bound once. It is what replay runs:
+// the rules as deployed and the replay-only scopes (kms-key-disable-or-delete's key scope).
 type Matcher struct {
 	rules []Rule
 	conds [][]boundCond
@@ -132,7 +202,7 @@ type Matcher struct {
 func NewMatcher(rules []Rule, p Params) *Matcher {
 	m := &Matcher{rules: rules, conds: make([][]boundCond, len(rules))}
 	for i, r := range rules {
-		m.conds[i] = bind(r.when, p)
+		m.conds[i] = bind(r.when, p, true)
 	}
 	return m
 }

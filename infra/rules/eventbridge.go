@@ -22,6 +22,10 @@ func (r Rule) EventPattern(p Params) (string, bool) {
 	detail := map[string]any{}
 	source := ""
 	for _, c := range r.when {
+		if c.op == opAny {
+			addEventBridgeOr(detail, c, p)
+			continue
+		}
 		values, applies := c.rendered(p)
 		if !applies {
 			continue

@@ -2,16 +2,27 @@ package rules
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 )
 
 // ebMatches is a small evaluator of the EventBridge event-pattern subset EventPattern emits, used
 // as an oracle: every field in the pattern must match; a list of strings matches a string equal to
 // one of them (an array in the event matches when any element does, arrays of objects included);
-// {"exists":true|false} tests presence.
+// {"exists":true|false} tests presence; {"suffix":s} matches a string ending in s; "$or" holds
+// when one of its patterns does.
 // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html
+// https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html
 func ebMatches(pattern map[string]any, event any) bool {
 	for key, want := range pattern {
+		if key == "$or" {
+			alts, _ := want.([]any)
+			if !slices.ContainsFunc(alts, func(a any) bool { m, _ := a.(map[string]any); return ebMatches(m, event) }) {
+				return false
+			}
+			continue
+		}
 		got, found := ebField(event, key)
 		switch w := want.(type) {
 		case map[string]any:
@@ -58,6 +69,9 @@ func ebList(list []any, got any, found bool) bool {
 			}
 		case map[string]any:
 			if exists, ok := it["exists"].(bool); ok && exists == found {
+				return true
+			}
+			if end, ok := it["suffix"].(string); ok && found && ebAny(got, func(v any) bool { s, _ := v.(string); return strings.HasSuffix(s, end) }) {
 				return true
 			}
 		}

@@ -78,7 +78,11 @@ func TestAnUnknownOpIsRefused(t *testing.T) {
 func TestEveryKnownOpRenders(t *testing.T) {
 	r, _ := Lookup("kms-key-disable-or-delete")
 	for _, o := range []op{opEquals, opPresent, opAbsent} {
-		r.when = []cond{{field: fieldErrorCode, op: o, values: []string{"AccessDeniedException"}}, {field: fieldResource, op: o, values: []string{"arn:k"}}}
+		r.when = []cond{
+			{field: fieldErrorCode, op: o, values: []string{"AccessDeniedException"}},
+			{field: "resources.ARN", op: o, values: []string{"arn:k"}},
+			{field: "requestParameters.keyId", op: o, values: []string{"k"}}, // inside the JSON string column
+		}
 		if _, err := r.AthenaQuery(Params{}); err != nil {
 			t.Errorf("op %d: Athena: %v", o, err)
 		}
@@ -86,13 +90,36 @@ func TestEveryKnownOpRenders(t *testing.T) {
 			t.Errorf("op %d: Insights: %v", o, err)
 		}
 	}
+	// opAny, the key scope, with every form of key a caller may give, and an id whose account and
+	// Region are unknown (matched by its ARN's ending).
+	r.when = []cond{keyScope()}
+	p := Params{KeyARNs: []string{"arn:aws:kms:us-east-1:111122223333:key/k1"}, KeyAliases: []string{"alias/app"}, KeyIDs: []string{"k2"}}
+	sql, err := r.AthenaQuery(p)
+	if err != nil {
+		t.Fatalf("opAny: Athena: %v", err)
+	}
+	for _, want := range []string{"json_extract_scalar(requestparameters, '$.keyId')", "json_extract_scalar(requestparameters, '$.aliasName') = 'alias/app'",
+		"cardinality(filter(resources, r -> ", `LIKE '%:key/k2' ESCAPE '\'`, " OR "} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("opAny: Athena SQL lacks %q:\n%s", want, sql)
+		}
+	}
+	q, err := r.InsightsQuery(p)
+	if err != nil {
+		t.Fatalf("opAny: Insights: %v", err)
+	}
+	for _, want := range []string{"requestParameters.keyId in [", `requestParameters.aliasName = "alias/app"`, "resources.0.ARN", " or ", `like /:key\/k2$/`} {
+		if !strings.Contains(q, want) {
+			t.Errorf("opAny: Insights query lacks %q:\n%s", want, q)
+		}
+	}
 }
 
 func TestAFieldOutsideTheCloudTrailTableIsRefused(t *testing.T) {
 	r, _ := Lookup("kms-key-disable-or-delete")
-	r.when = []cond{equals("requestParameters.keyId", "k")} // a JSON string column: no fields inside
+	r.when = []cond{equals("userIdentity.noSuchField", "k")} // not in the table's schema
 	if q, err := r.AthenaQuery(Params{}); err == nil {
-		t.Errorf("Athena rendered %q for a field inside requestparameters", q)
+		t.Errorf("Athena rendered %q for a field the table does not know", q)
 	}
 	if q, err := r.InsightsQuery(Params{}); err == nil {
 		t.Errorf("Insights rendered %q for a field the table does not know", q)

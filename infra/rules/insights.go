@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -29,11 +30,11 @@ func (r Rule) InsightsOnAppLogs() bool { return r.Source == AppLogs }
 func (r Rule) InsightsQuery(p Params) (string, error) {
 	var terms []string
 	for _, c := range r.when {
-		values, applies := c.rendered(p)
+		values, applies := c.queried(p)
 		if !applies {
 			continue
 		}
-		term, err := r.insightsCondition(c, values)
+		term, err := r.insightsCondition(c, values, p)
 		if err != nil {
 			return "", fmt.Errorf("rule %s: %w", r.ID, err)
 		}
@@ -68,14 +69,32 @@ func (r Rule) InsightsQuery(p Params) (string, error) {
 }
 
 // insightsCondition renders one condition; an op without a case here is an error.
-func (r Rule) insightsCondition(c cond, values []string) (string, error) {
+func (r Rule) insightsCondition(c cond, values []string, p Params) (string, error) {
+	if c.op == opAny {
+		var alts []string
+		for _, a := range c.alts {
+			vals, applies := a.queried(p)
+			if !applies {
+				continue
+			}
+			term, err := r.insightsCondition(a, vals, p)
+			if err != nil {
+				return "", err
+			}
+			alts = append(alts, term)
+		}
+		if len(alts) == 0 {
+			return "", fmt.Errorf("any-of condition: no alternative applies")
+		}
+		return "(" + strings.Join(alts, " or ") + ")", nil
+	}
 	fields := []string{c.field}
 	if r.HasAthenaQuery() { // a CloudTrail record: the table's schema says where arrays are
 		col, ok := resolveColumn(c.field)
-		if !ok {
+		if _, inJSON := jsonField(c.field); !ok && !inJSON {
 			return "", fmt.Errorf("field %s is not a string field of CloudTrail records", c.field)
 		}
-		if col.array != "" {
+		if ok && col.array != "" {
 			arrayKey, leafKey := splitAtArray(c.field, col)
 			fields = fields[:0]
 			for i := range insightsArrayElements {
@@ -87,10 +106,16 @@ func (r Rule) insightsCondition(c cond, values []string) (string, error) {
 	for _, f := range fields {
 		switch c.op {
 		case opEquals:
-			if len(values) == 0 {
+			ends := c.suffixes(p)
+			if len(values) == 0 && len(ends) == 0 {
 				return "", fmt.Errorf("field %s: equals with no value", c.field)
 			}
-			tests = append(tests, f+" "+insightsIn(values))
+			if len(values) > 0 {
+				tests = append(tests, f+" "+insightsIn(values))
+			}
+			for _, e := range ends {
+				tests = append(tests, f+" like /"+strings.ReplaceAll(regexp.QuoteMeta(e), "/", `\/`)+"$/")
+			}
 		case opPresent, opAbsent:
 			tests = append(tests, "ispresent("+f+")")
 		default:

@@ -26,6 +26,12 @@ func (r Rule) FilterPattern(p Params) string {
 	}
 	var terms []string
 	for _, c := range r.when {
+		if c.op == opAny {
+			if t := r.style.anyTerm(c, p); t != "" && !c.replayOnly {
+				terms = append(terms, t)
+			}
+			continue
+		}
 		values, applies := c.rendered(p)
 		if !applies {
 			continue

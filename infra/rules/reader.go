@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -13,268 +14,363 @@ import (
 
 // fileReader reads one file at a time, reusing its buffers; one per worker.
 type fileReader struct {
-	matcher *Matcher
-	raw     bytes.Buffer // the file as stored
-	plain   bytes.Buffer // the file decompressed
-	gz      *gzip.Reader
-	scan    scanner
-	top     fields // the document's own top-level fields
-	rec     fields // the record being matched
-	hits    []int
+	matcher         *Matcher
+	account, region string        // replay's --account and --region; "" keeps all
+	fileBuf         *bufio.Reader // the file as stored
+	plainBuf        *bufio.Reader // the gzip stream's contents, to peek at as the file's
+	gz              *gzip.Reader
+	packed          bytes.Buffer // a small gzip file, whole
+	packedReader    bytes.Reader
+	stream          *docLevel // the file, streamed
+	line            *docLevel // one line of it
+	msg             *docLevel // a record held in a string
+	probe           scanner   // tries whether the first line is a whole JSON value
+	log             *matchLog
+
+	path      string
+	fileIndex int
+	lines     bool // reading line by line
+	bad       int  // problems in this file, listed up to maxBadLines
+	hits      []int
+	out       fileResult
 }
 
-func newFileReader(m *Matcher) *fileReader {
-	return &fileReader{matcher: m, scan: scanner{idx: recordFields}}
+func newFileReader(m *Matcher, opt *ReplayOptions, log *matchLog) *fileReader {
+	fr := &fileReader{matcher: m, account: opt.Account, region: opt.Region, log: log,
+		fileBuf: bufio.NewReaderSize(nil, sniffSize), plainBuf: bufio.NewReaderSize(nil, sniffSize)}
+	fr.msg = newDocLevel(fr, nil)
+	fr.line = newDocLevel(fr, fr.msg)
+	fr.stream = newDocLevel(fr, fr.msg)
+	fr.probe.idx = recordFields
+	return fr
 }
 
 type fileResult struct {
-	matches  []Match
-	problems []Problem
-	records  int
-	skipped  string // why the file was passed over on purpose
+	problems   []Problem
+	records    int // judged by the rules
+	byShape    [numShapes]int
+	counts     []int // matches per rule
+	insights   []Insight
+	digests    int
+	outOfScope int
+	unknown    int
+	notLog     bool   // met in a directory, and not a log
+	skipped    string // why the file was passed over on purpose
 }
 
 var gzipMagic = []byte{0x1f, 0x8b}
 
-func (fr *fileReader) read(in inputFile) (out fileResult) {
-	path := in.path
-	fail := func(err error) fileResult {
-		// A file that cannot be read through is skipped whole: its records are not counted.
-		return fileResult{problems: append(out.problems, Problem{File: path, Err: err})}
-	}
-	data, compressed, err := fr.load(in)
-	if err != nil {
-		return fail(err)
-	}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		return fail(errors.New("empty file: no records"))
-	}
-	if !in.named && !compressed && !looksLikeLog(data) {
-		return fileResult{skipped: "not a log file: its first line is not JSON"}
-	}
-	if isJSONLines(data) {
-		fr.readLines(path, data, &out)
-		return out
-	}
-	skipped, err := fr.document(data, func(item int, rec Record, err error) {
-		fr.record(path, 0, item, rec, err, &out)
-	})
-	if err != nil {
-		return fail(fmt.Errorf("not valid JSON: %w", err))
-	}
-	if skipped {
-		out.skipped = "CloudTrail digest file"
-	}
-	return out
-}
-
-// looksLikeLog is true when the first line starts a JSON object, after a timestamp or not.
-func looksLikeLog(data []byte) bool {
-	if data[0] == '{' {
-		return true
-	}
-	first, _, _ := bytes.Cut(data, []byte("\n"))
-	_, ok := cutTimestamp(bytes.TrimSpace(first))
-	return ok
-}
-
-// isJSONLines tells a file of one record per line from one JSON document: the first line is a
-// whole object and more follows, or lines start with a timestamp.
-func isJSONLines(data []byte) bool {
-	if data[0] != '{' {
-		return true
-	}
-	first, rest, found := bytes.Cut(data, []byte("\n"))
-	first = bytes.TrimSpace(first)
-	return found && first[len(first)-1] == '}' && len(bytes.TrimSpace(rest)) > 0
-}
-
-// document scans one JSON document: a {"Records":[...]} log file, whose records go to onRecord
-// one by one, or a single record. skipped is true for a CloudTrail digest file.
-func (fr *fileReader) document(data []byte, onRecord func(item int, rec Record, err error)) (skipped bool, err error) {
-	s := &fr.scan
-	s.data, s.pos, s.depth = data, 0, 0
-	n := len(recordFields.paths)
-	fr.top.reset(n)
-	s.skipWS()
-	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
-		return false, s.errorf("want a JSON object")
-	}
-	sawRecords := false
-	err = s.object(recordFields.root, &fr.top, func(key []byte) (bool, error) {
-		if string(key) != "Records" {
-			return false, nil
-		}
-		if s.pos >= len(s.data) || s.data[s.pos] != '[' {
-			return false, s.errorf("Records is not an array")
-		}
-		sawRecords = true
-		return true, fr.records(onRecord)
-	})
-	if err != nil {
-		return false, err
-	}
-	if s.skipWS(); s.pos != len(s.data) {
-		return false, s.errorf("unexpected data after the JSON document")
-	}
-	switch {
-	case sawRecords:
-	case fr.top.has(slotDigest):
-		return true, nil
-	default:
-		onRecord(0, Record{f: &fr.top}, nil)
-	}
-	return false, nil
-}
-
-// records scans the Records array at the scanner's position.
-func (fr *fileReader) records(onRecord func(item int, rec Record, err error)) error {
-	s := &fr.scan
-	s.pos++ // '['
-	s.skipWS()
-	if s.pos < len(s.data) && s.data[s.pos] == ']' {
-		s.pos++
-		return nil
-	}
-	for item := 1; ; item++ {
-		s.skipWS()
-		if s.pos < len(s.data) && s.data[s.pos] == '{' {
-			fr.rec.reset(len(recordFields.paths))
-			if err := s.object(recordFields.root, &fr.rec, nil); err != nil {
-				return err
-			}
-			onRecord(item, Record{f: &fr.rec}, nil)
-		} else {
-			if err := s.value(nil, nil); err != nil {
-				return err
-			}
-			onRecord(item, Record{}, errors.New("want a JSON object"))
-		}
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			return errUnexpectedEnd
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.errorf("want ',' or ']' in Records, got %q", s.data[s.pos])
-		}
-	}
-}
-
-// load reads the file and decompresses it when it starts with the gzip magic bytes.
-func (fr *fileReader) load(in inputFile) (data []byte, compressed bool, err error) {
-	raw := in.data
-	if !in.inMemory {
-		f, err := os.Open(in.path)
-		if err != nil {
-			return nil, false, unwrapPathError(err)
-		}
-		defer f.Close()
-		fr.raw.Reset()
-		if _, err := fr.raw.ReadFrom(f); err != nil {
-			return nil, false, unwrapPathError(err)
-		}
-		raw = fr.raw.Bytes()
-	}
-	if !bytes.HasPrefix(raw, gzipMagic) {
-		return raw, false, nil
-	}
-	if fr.gz == nil {
-		fr.gz, err = gzip.NewReader(bytes.NewReader(raw))
-	} else {
-		err = fr.gz.Reset(bytes.NewReader(raw))
-	}
-	if err != nil {
-		return nil, true, fmt.Errorf("gzip: %w", err)
-	}
-	fr.plain.Reset()
-	if _, err := fr.plain.ReadFrom(fr.gz); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, true, errors.New("gzip: truncated (unexpected end of data)")
-		}
-		return nil, true, fmt.Errorf("gzip: %w", err)
-	}
-	return fr.plain.Bytes(), true, nil
-}
+var errTruncatedGzip = errors.New("gzip: truncated (unexpected end of data)")
 
 // maxBadLines caps the problems listed for one file, so that a file of something else
 // (a README in a log directory) is one short complaint, not thousands.
 const maxBadLines = 10
 
-// readLines reads one record per line. A line may start with a timestamp and a space before the
-// JSON, as CloudWatch Logs export tasks write log events to S3.
-func (fr *fileReader) readLines(path string, data []byte, out *fileResult) {
-	lineNo, bad := 0, 0
-	badLine := func(err error) {
-		if bad++; bad <= maxBadLines {
-			out.problems = append(out.problems, Problem{File: path, Line: lineNo, Err: err})
-		}
+func (fr *fileReader) read(in inputFile, fileIndex int) fileResult {
+	fr.out = fileResult{counts: make([]int, len(fr.matcher.rules))}
+	fr.path, fr.fileIndex, fr.lines, fr.bad = in.path, fileIndex, false, 0
+	fr.readFile(in)
+	fr.finish()
+	return fr.out
+}
+
+func (fr *fileReader) readFile(in inputFile) {
+	src, closeFile, err := fr.open(in)
+	if err != nil {
+		fr.problemErr(spot{}, false, err)
+		return
 	}
-	defer func() {
-		if bad > maxBadLines {
-			out.problems = append(out.problems, Problem{File: path, Err: fmt.Errorf("%d more unreadable lines not listed", bad-maxBadLines)})
+	defer closeFile()
+	if !fr.skipByteOrderMark(src, in.named) {
+		return
+	}
+	head, _ := src.Peek(sniffSize) // an error shows again when the scanner reads
+	head = bytes.TrimLeft(head, " \t\r\n")
+	s := &fr.stream.scan
+	s.readFrom(src)
+	if len(head) == 0 {
+		if s.atEnd() && s.readErr != nil {
+			fr.problemErr(spot{}, false, s.readErr)
+		} else if s.pos >= len(s.data) {
+			fr.problem(spot{}, false, "empty file: no records")
+		} else {
+			fr.readDocuments() // whitespace past the peek, then something
 		}
-	}()
-	for len(data) > 0 {
-		var line []byte
-		line, data, _ = bytes.Cut(data, []byte("\n"))
-		lineNo++
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
+		return
+	}
+	switch c := head[0]; {
+	case c == '{' || c == '[':
+		if fr.firstLineIsWholeValue(head) {
+			fr.readLines(1)
+		} else {
+			fr.readDocuments()
 		}
-		if line[0] != '{' {
-			var ok bool
-			if line, ok = cutTimestamp(line); !ok {
-				badLine(errors.New("not a JSON record"))
-				continue
-			}
-		}
-		if _, err := fr.document(line, func(item int, rec Record, err error) {
-			fr.record(path, lineNo, item, rec, err, out)
-		}); err != nil {
-			badLine(fmt.Errorf("not valid JSON: %w", err))
-		}
+	case firstLineLooksLikeLog(head) || in.named:
+		fr.readLines(1)
+	default:
+		fr.out.notLog, fr.out.skipped = true, "not a log file: its first line is not JSON"
 	}
 }
 
-// cutTimestamp returns the JSON after a leading RFC 3339 timestamp and space.
-func cutTimestamp(line []byte) ([]byte, bool) {
-	ts, rest, ok := bytes.Cut(line, []byte(" "))
-	if !ok {
-		return nil, false
+func (fr *fileReader) finish() {
+	if fr.bad > maxBadLines {
+		what := "problems"
+		if fr.lines {
+			what = "unreadable lines"
+		}
+		fr.out.problems = append(fr.out.problems, Problem{File: fr.path, Err: fmt.Errorf("%d more %s not listed", fr.bad-maxBadLines, what)})
 	}
-	if _, err := time.Parse(time.RFC3339Nano, string(ts)); err != nil {
-		return nil, false
+	if fr.out.digests > 0 && fr.out.records == 0 && len(fr.out.insights) == 0 && fr.out.skipped == "" {
+		fr.out.skipped = "CloudTrail digest file"
 	}
-	rest = bytes.TrimSpace(rest)
-	return rest, len(rest) > 0 && rest[0] == '{'
 }
 
-// record matches one record; a record the rules cannot place in time is a problem.
-func (fr *fileReader) record(path string, line, item int, rec Record, err error, out *fileResult) {
-	out.records++
-	if err == nil {
-		fr.hits = fr.matcher.Match(rec, fr.hits[:0])
-		if len(fr.hits) == 0 {
-			err = rec.checkShape()
+// sniffSize is how much of a file is looked at to tell its shape: a first line of JSON lines
+// longer than this is read as a document, and the lines after it as lines.
+const sniffSize = 64 << 10
+
+// wholeGzip is the largest gzip file read into memory before it is decompressed: the
+// decompressor runs about a third faster on bytes in memory than through a bufio.Reader (profile
+// of BenchmarkReplay), and CloudTrail's objects are far smaller. Larger files stream.
+const wholeGzip = 4 << 20
+
+// open returns the file's contents as a stream to peek at, decompressed when it starts with the
+// gzip magic bytes, whatever its name.
+func (fr *fileReader) open(in inputFile) (*bufio.Reader, func(), error) {
+	var r io.Reader
+	var size int64
+	closeFile := func() {}
+	if in.inMemory {
+		r, size = bytes.NewReader(in.data), int64(len(in.data))
+	} else {
+		f, err := os.Open(in.path)
+		if err != nil {
+			return nil, nil, unwrapPathError(err)
+		}
+		r, closeFile, size = readErrors{f}, func() { _ = f.Close() }, -1 // read-only: a close error changes nothing
+		if info, err := f.Stat(); err == nil {
+			size = info.Size()
 		}
 	}
-	var sum Summary
-	if err == nil && len(fr.hits) > 0 {
-		sum, err = rec.Summarize()
+	fr.fileBuf.Reset(r)
+	if head, _ := fr.fileBuf.Peek(len(gzipMagic)); !bytes.Equal(head, gzipMagic) {
+		return fr.fileBuf, closeFile, nil
+	}
+	var packed io.Reader = fr.fileBuf
+	if size >= 0 && size <= wholeGzip {
+		fr.packed.Reset()
+		if _, err := fr.packed.ReadFrom(fr.fileBuf); err != nil {
+			closeFile()
+			return nil, nil, err
+		}
+		fr.packedReader.Reset(fr.packed.Bytes())
+		packed = &fr.packedReader
+	}
+	var err error
+	if fr.gz == nil {
+		fr.gz, err = gzip.NewReader(packed)
+	} else {
+		err = fr.gz.Reset(packed)
 	}
 	if err != nil {
-		out.problems = append(out.problems, Problem{File: path, Line: line, Item: item, Err: err})
+		closeFile()
+		return nil, nil, gzipError(err)
+	}
+	fr.plainBuf.Reset(gzipErrors{fr.gz})
+	return fr.plainBuf, closeFile, nil
+}
+
+type readErrors struct{ r io.Reader }
+
+func (e readErrors) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = unwrapPathError(err)
+	}
+	return n, err
+}
+
+// gzipErrors names the errors of a gzip stream as such.
+type gzipErrors struct{ r io.Reader }
+
+func (g gzipErrors) Read(p []byte) (int, error) {
+	n, err := g.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = gzipError(err)
+	}
+	return n, err
+}
+
+func gzipError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return errTruncatedGzip
+	}
+	return fmt.Errorf("gzip: %w", err)
+}
+
+// skipByteOrderMark passes over a UTF-8 byte-order mark, as Windows tools write one; UTF-16 is
+// refused by name rather than read as garbage.
+func (fr *fileReader) skipByteOrderMark(src *bufio.Reader, named bool) bool {
+	head, _ := src.Peek(3)
+	switch {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		_, _ = src.Discard(3) // peeked: cannot fail
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) || bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		if named {
+			fr.problem(spot{}, false, "UTF-16 text (byte-order mark): replay reads UTF-8; convert it first, e.g. iconv -f UTF-16 -t UTF-8")
+		} else {
+			fr.out.notLog, fr.out.skipped = true, "UTF-16 text, not UTF-8"
+		}
+		return false
+	}
+	return true
+}
+
+// firstLineIsWholeValue tells a file of one record per line from one JSON document: the first
+// line is a whole JSON value and more follows it.
+func (fr *fileReader) firstLineIsWholeValue(head []byte) bool {
+	first, rest, found := bytes.Cut(head, []byte("\n"))
+	if !found || len(bytes.TrimSpace(rest)) == 0 {
+		return false
+	}
+	fr.probe.setData(bytes.TrimSpace(first))
+	return fr.probe.value(nil, nil) == nil && fr.probe.atEnd()
+}
+
+// firstLineLooksLikeLog is true for lines that start with a timestamp, as CloudWatch Logs
+// export tasks write them, and for AWS CLI text output.
+func firstLineLooksLikeLog(head []byte) bool {
+	first, _, _ := bytes.Cut(head, []byte("\n"))
+	first = bytes.TrimSpace(first)
+	_, ok := cutTimestamp(first)
+	return ok || cliTextRow(first)
+}
+
+// readDocuments reads the file as JSON documents, one or more after another. When the first
+// was one line and a newline follows, the file is JSON lines after all (its first line was longer
+// than the sniff): the rest is read line by line.
+func (fr *fileReader) readDocuments() {
+	s := &fr.stream.scan
+	for docs := 0; ; docs++ {
+		before := s.newlines
+		if s.atEnd() {
+			break
+		}
+		if docs == 1 && s.newlines > before && before == 0 {
+			fr.readLines(s.newlines + 1)
+			return
+		}
+		if err := fr.stream.document(shapeSingle, spot{}); err != nil {
+			if s.readErr != nil && errors.Is(err, s.readErr) {
+				fr.problemErr(spot{}, false, err)
+			} else {
+				fr.problem(spot{}, false, "not valid JSON: "+err.Error())
+			}
+			return
+		}
+	}
+	if s.readErr != nil {
+		fr.problemErr(spot{}, false, s.readErr)
+	}
+}
+
+// judgeRecord judges one record: CloudTrail's, or an app log line. env is the EventBridge event
+// the record came in, if any.
+func (fr *fileReader) judgeRecord(rec Record, env *fields, sh shape, where spot) {
+	if rec.isInsight() {
+		fr.insight(rec, where)
+		return
+	}
+	app := rec.IsAppLog()
+	if !app && !rec.looksLikeCloudTrail() {
+		fr.problem(where, true, "a JSON object with none of CloudTrail's fields (eventVersion, eventTime, eventSource, eventName), nor an app log line")
+		return
+	}
+	if app {
+		sh = shapeAppLog
+	} else if !fr.inScope(rec, env) {
+		fr.out.outOfScope++
+		return
+	}
+	fr.out.records++
+	fr.out.byShape[sh]++
+	fr.hits = fr.matcher.Match(rec, fr.hits[:0])
+	if len(fr.hits) == 0 {
+		if err := rec.checkShape(); err != nil {
+			fr.problemErr(where, false, err)
+		}
+		return
+	}
+	sf, err := rec.summaryFields()
+	if err != nil {
+		fr.problemErr(where, false, err)
 		return
 	}
 	for _, rule := range fr.hits {
-		out.matches = append(out.matches, Match{Rule: rule, File: path, Position: max(line, item), Summary: sum})
+		fr.log.add(rule, fr.fileIndex, max(where.line, where.item), &sf)
+		fr.out.counts[rule]++
 	}
+}
+
+// inScope applies --account and --region: the record's recipientAccountId (or, missing, its
+// envelope's account, then the caller's) and awsRegion (or its envelope's region). A record
+// without one is outside a filter on it.
+func (fr *fileReader) inScope(rec Record, env *fields) bool {
+	if fr.account != "" {
+		acct := rec.f.bytes(slotRecipient)
+		if len(acct) == 0 && env != nil {
+			acct = env.bytes(slotEnvAccount)
+		}
+		if len(acct) == 0 {
+			acct = rec.f.bytes(slotCallerAccount)
+		}
+		if string(acct) != fr.account {
+			return false
+		}
+	}
+	if fr.region != "" {
+		region := rec.f.bytes(slotAWSRegion)
+		if len(region) == 0 && env != nil {
+			region = env.bytes(slotEnvRegion)
+		}
+		if string(region) != fr.region {
+			return false
+		}
+	}
+	return true
+}
+
+// Insight is a CloudTrail Insights event: unusual API call or error rates that CloudTrail saw.
+// Replay counts and shows them as context; no rule judges them.
+type Insight struct {
+	File                                       string
+	EventTime                                  time.Time
+	State, InsightType, EventSource, EventName string
+}
+
+func (fr *fileReader) insight(rec Record, where spot) {
+	f := rec.f
+	t, err := parseEventTime(f.bytes(slotEventTime))
+	if err != nil {
+		fr.problem(where, false, "Insights event: eventTime: "+err.Error())
+		return
+	}
+	fr.out.insights = append(fr.out.insights, Insight{
+		File: fr.path, EventTime: t, State: f.str(slotInsightState), InsightType: f.str(slotInsightType),
+		EventSource: f.str(slotInsightSource), EventName: f.str(slotInsightName),
+	})
+}
+
+func (fr *fileReader) problem(where spot, unknown bool, msg string) {
+	fr.problemErr(where, unknown, errors.New(msg))
+}
+
+func (fr *fileReader) problemErr(where spot, unknown bool, err error) {
+	if unknown {
+		fr.out.unknown++
+	}
+	if fr.bad++; fr.bad > maxBadLines {
+		return
+	}
+	fr.out.problems = append(fr.out.problems, Problem{File: fr.path, Line: where.line, Item: where.item, Err: err, Unknown: unknown})
 }

@@ -15,9 +15,20 @@ import (
 
 // ReplayOptions says what to replay log files against.
 type ReplayOptions struct {
-	Rules   []Rule // in the order results are reported; Default() when nil
-	Params  Params
-	Workers int // files read in parallel; GOMAXPROCS when 0
+	Rules  []Rule // in the order results are reported; Default() when nil
+	Params Params
+	// Account and Region keep replay to what the stack's trail would see: records whose
+	// recipientAccountId and awsRegion are these (for an EventBridge event, its account and
+	// region when the record lacks them). Records without one are left out of a filter on it; app
+	// log lines carry neither and are kept. "" keeps all.
+	Account, Region string
+	Workers         int // files read in parallel; GOMAXPROCS when 0
+	// OnMatch, when set, receives every match in time order (ties in file order) once all files
+	// are read, and Matches stays empty, so that memory stays flat however many records match:
+	// what is kept of a match while files are read is on disk past a few MiB, and the alarm
+	// evaluation at the end holds its time (24 bytes).
+	OnMatch func(Match)
+	spillAt int // bytes of encoded matches a worker keeps before writing a run; tests lower it
 }
 
 // Match is one record that matched one rule.
@@ -30,13 +41,14 @@ type Match struct {
 	fileIndex int // order of the file among those read, to break ties in time
 }
 
-// Problem is an input that could not be read, or a record that could not be used. Other files
-// and other records of the same file are still replayed.
+// Problem is an input that could not be read, a record that could not be used, or JSON of no
+// shape replay knows. Other files and other records of the same file are still replayed.
 type Problem struct {
-	File string
-	Line int // line number in a JSON-lines file, 0 if none
-	Item int // record number in a {"Records":[...]} file, 0 if none
-	Err  error
+	File    string
+	Line    int // line number in a JSON-lines file, 0 if none
+	Item    int // record number in a document's array ({"Records":[...]}, [...]), 0 if none
+	Err     error
+	Unknown bool // JSON that is no CloudTrail record or wrapper of one, rather than broken input
 }
 
 func (p Problem) Error() string {
@@ -53,22 +65,39 @@ func (p Problem) Error() string {
 // at all (a README) met while walking a directory.
 type Skipped struct{ File, Reason string }
 
+// Tally counts what a run read, for its summary line.
+type Tally struct {
+	ByShape    map[string]int // records judged, by the shape they came in
+	Insights   int            // CloudTrail Insights events: recognised and shown, not judged
+	Digests    int            // CloudTrail digest files
+	NotLogs    int            // files met in a directory that are not logs
+	OutOfScope int            // records outside --account or --region
+	Unknown    int            // JSON values of no known shape, each a Problem
+}
+
 // ReplayResult is what replay found.
 type ReplayResult struct {
 	Rules       []Rule
-	Matches     []Match      // in time order (ties in file order)
+	Matches     []Match      // in time order (ties in file order); empty when OnMatch was set
 	Evaluations []Evaluation // per rule, what its alarm would have done
 	Problems    []Problem    // in file order
 	Files       int          // files read
-	Records     int          // records looked at
+	Records     int          // records judged by the rules
 	Skipped     []Skipped    // files passed over on purpose
+	Insights    []Insight    // in time order
+	Tally       Tally
+	Notes       []string // how the run went, when not as usual (matches kept in memory)
+	counts      []int
 }
 
 // Replay reads CloudTrail logs and app logs from files and directories (walked recursively), in
-// any of the forms users have: {"Records":[...]} files as CloudTrail writes them to S3, single
-// records, and JSON lines (CloudWatch Logs exports, possibly with a timestamp before each line;
-// the app's own log lines); each gzip'd or not, told by the gzip magic bytes. It matches every
-// record against the rules and evaluates each rule's alarm over the matches.
+// the forms users have them, told apart by content: {"Records":[...]} files as CloudTrail writes
+// them to S3, JSON arrays of records, single records, JSON lines (CloudWatch Logs exports with a
+// timestamp before each line; the app's own log lines), EventBridge events, the output of
+// `aws cloudtrail lookup-events`, `aws logs filter-log-events` (JSON or text) and CloudTrail Lake
+// queries; each gzip'd or not, told by the gzip magic bytes. Insights events and digest files are
+// counted, not judged. Records stream through one at a time: memory does not grow with a file.
+// It matches every record against the rules and evaluates each rule's alarm over the matches.
 func Replay(paths []string, opt ReplayOptions) *ReplayResult {
 	files, problems := collectFiles(paths)
 	res := replayFiles(files, opt)
@@ -87,23 +116,24 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 	if rules == nil {
 		rules = Default()
 	}
-	res := &ReplayResult{Rules: rules}
-
+	res := &ReplayResult{Rules: rules, counts: make([]int, len(rules)), Tally: Tally{ByShape: map[string]int{}}}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = max(1, min(workers, len(files)))
 	outs := make([]fileResult, len(files))
+	logs := make([]*matchLog, workers)
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
+		logs[w] = newMatchLog(opt.spillAt)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fr := newFileReader(NewMatcher(rules, opt.Params))
+			fr := newFileReader(NewMatcher(rules, opt.Params), &opt, logs[w])
 			for i := range next {
-				outs[i] = fr.read(files[i])
+				outs[i] = fr.read(files[i], i)
 			}
 		}()
 	}
@@ -112,35 +142,77 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 	}
 	close(next)
 	wg.Wait()
-
-	total := 0
-	for _, out := range outs {
-		total += len(out.matches)
-	}
-	res.Matches = make([]Match, 0, total)
-	for i, out := range outs {
-		for j := range out.matches {
-			out.matches[j].fileIndex = i
+	defer func() {
+		for _, l := range logs {
+			l.close()
 		}
+	}()
+
+	for i, out := range outs {
 		res.Files++
 		res.Records += out.records
 		res.Problems = append(res.Problems, out.problems...)
+		for sh := range numShapes {
+			if n := out.byShape[sh]; n > 0 {
+				res.Tally.ByShape[sh.String()] += n
+			}
+		}
+		for r, n := range out.counts {
+			res.counts[r] += n
+		}
+		res.Insights = append(res.Insights, out.insights...)
+		res.Tally.Insights += len(out.insights)
+		res.Tally.OutOfScope += out.outOfScope
+		res.Tally.Unknown += out.unknown
+		res.Tally.Digests += out.digests
+		if out.notLog {
+			res.Tally.NotLogs++
+		}
 		if out.skipped != "" {
 			res.Skipped = append(res.Skipped, Skipped{File: files[i].path, Reason: out.skipped})
 		}
-		res.Matches = append(res.Matches, out.matches...)
 	}
-	slices.SortFunc(res.Matches, func(a, b Match) int {
-		return cmp.Or(a.EventTime.Compare(b.EventTime), cmp.Compare(a.fileIndex, b.fileIndex), cmp.Compare(a.Position, b.Position), cmp.Compare(a.Rule, b.Rule))
-	})
+	slices.SortStableFunc(res.Insights, func(a, b Insight) int { return a.EventTime.Compare(b.EventTime) })
 
-	times := make([][]time.Time, len(rules))
-	for _, m := range res.Matches {
-		times[m.Rule] = append(times[m.Rule], m.EventTime)
+	onMatch := opt.OnMatch
+	if onMatch == nil {
+		total := 0
+		for _, n := range res.counts {
+			total += n
+		}
+		res.Matches = make([]Match, 0, total)
+		onMatch = func(m Match) { res.Matches = append(res.Matches, m) }
 	}
+	// The alarm evaluation's times, taken from the merge: in time order already, so that
+	// Evaluate's sort has nothing to do.
+	times := make([][]time.Time, len(rules))
+	for i, n := range res.counts {
+		times[i] = make([]time.Time, 0, n)
+	}
+	for _, l := range logs {
+		if l.err != nil {
+			res.Notes = append(res.Notes, l.err.Error())
+		}
+	}
+	if n := res.Tally.ByShape[shapeLake.String()]; n > 0 {
+		// Lake returns the columns a query selects, nested ones flattened to their last name or as
+		// text: a rule on userIdentity, requestParameters or resources has nothing to read there.
+		res.Notes = append(res.Notes, fmt.Sprintf("%d CloudTrail Lake rows were judged on their top-level columns only "+
+			"(eventTime, eventSource, eventName, errorCode, awsRegion, recipientAccountId...): the app rules and "+
+			"key scopes, which read userIdentity, requestParameters and resources, cannot match them", n))
+	}
+	merged := func(m Match) {
+		times[m.Rule] = append(times[m.Rule], m.EventTime)
+		onMatch(m)
+	}
+	if err := mergeMatches(logs, files, merged); err != nil {
+		res.Problems = append(res.Problems, Problem{File: os.TempDir(), Err: fmt.Errorf("reading back the matches: %w", err)})
+	}
+
 	res.Evaluations = make([]Evaluation, len(rules))
 	for i, r := range rules {
 		res.Evaluations[i] = Evaluate(r.Firing, times[i])
+		times[i] = nil
 	}
 	return res
 }
@@ -198,13 +270,7 @@ func unwrapPathError(err error) error {
 }
 
 // Counts returns, per rule, how many records matched.
-func (res *ReplayResult) Counts() []int {
-	counts := make([]int, len(res.Rules))
-	for _, m := range res.Matches {
-		counts[m.Rule]++
-	}
-	return counts
-}
+func (res *ReplayResult) Counts() []int { return slices.Clone(res.counts) }
 
 // SortProblems orders problems by file, keeping each file's own order.
 func (res *ReplayResult) SortProblems() {

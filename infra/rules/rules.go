@@ -131,7 +131,13 @@ func shortDuration(d time.Duration) string {
 // Params are the deployment's values that rules refer to.
 type Params struct {
 	TaskRoleARN string   // IAM role ARN of the app's ECS task role (arn:aws:iam::<acct>:role/<name>)
-	KeyARNs     []string // the stack's KMS key ARNs; empty = any key
+	KeyARNs     []string // the stack's KMS key ARNs; with KeyAliases and KeyIDs empty: any key
+	// KeyAliases are the keys' aliases, as alias names ("alias/kmswatch-dev-app") or alias ARNs.
+	// A name is made an ARN in the partition, account and Region of each key ARN.
+	KeyAliases []string
+	// KeyIDs are bare key ids whose account and Region are not known (replay without --account
+	// and --region): they match the id as a caller sent it and any key ARN ending in it.
+	KeyIDs []string
 }
 
 // Rule is one detection: what to look for (its condition) and how it fires.

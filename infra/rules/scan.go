@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
+	"io"
 )
 
 // A JSON scanner that extracts only the record fields the rules and the replay summary read, and
@@ -14,6 +12,11 @@ import (
 // for 221 MB where fastjson's full parse (which builds every requestParameters tree) took 0.62 s,
 // and parsing is most of replay's time. It checks JSON structure as it goes, so a malformed file is
 // still reported; escapes are decoded (and checked) only in the strings it keeps.
+//
+// It reads incrementally: from bytes held whole, or from a reader through two buffers that take
+// turns, so that a file of any size is scanned in constant memory. Values it extracts point into
+// the buffers; a refill writes into the buffer not being read, so they stay valid until the
+// second refill after the unit (record, line) they belong to began: see pin.
 
 type valueKind uint8
 
@@ -29,37 +32,136 @@ type fieldValue struct {
 	text []byte // string contents, unescaped; the literal for numbers
 }
 
-// scanner walks one JSON document. Extracted values point into data (or into fresh memory when
-// a string had escapes), so they are valid until data changes.
+// containerHook receives the arrays under container keys at a document's top level.
+type containerHook interface {
+	container(s *scanner, node *pathNode) error
+}
+
 type scanner struct {
-	data  []byte
+	data  []byte // the window: data[pos:] is unread
 	pos   int
 	depth int
-	idx   *fieldIndex
+	base  int64 // offset in the input of data[0], for error positions
+	// newlines counts the newlines skipped as whitespace; JSON strings hold none, so between
+	// documents it tells a file of one record per line.
+	newlines int
+	idx      *fieldIndex
+
+	src     io.Reader // nil when data is the whole input
+	bufs    [2][]byte
+	cur     int
+	refills int // refills since the unit in progress began
+	eof     bool
+	readErr error // why the reader stopped early (a truncated gzip stream); nil at a clean end
+
+	hook containerHook // nil: container keys are skipped like any unindexed key
 }
+
+// scanBufSize is one of the two buffers a streamed input is read through; tests shrink it to
+// put record boundaries everywhere.
+var scanBufSize = 256 << 10
 
 const maxDepth = 512
 
 var errUnexpectedEnd = errors.New("unexpected end of data")
 
-func (s *scanner) errorf(format string, args ...any) error {
-	return fmt.Errorf("at byte %d: %s", s.pos, fmt.Sprintf(format, args...))
+// readFrom makes the scanner read src from its start.
+func (s *scanner) readFrom(src io.Reader) {
+	s.src, s.data, s.pos, s.depth, s.base, s.newlines = src, s.data[:0], 0, 0, 0, 0
+	s.refills, s.eof, s.readErr = 0, false, nil
 }
 
+// setData makes the scanner read data, held whole.
+func (s *scanner) setData(data []byte) {
+	s.src, s.data, s.pos, s.depth, s.base, s.newlines = nil, data, 0, 0, 0, 0
+	s.eof, s.readErr = true, nil
+}
+
+// pin marks the start of a unit whose extracted values must stay valid until the next pin. The
+// first refill in a unit may reuse the other buffer, which holds only finished units; any further
+// refill in the same unit gets a fresh buffer, since both hold values of the unit.
+func (s *scanner) pin() { s.refills = 0 }
+
+// fill reads more input, keeping data[keep:] (the token in progress) at the front of the window.
+// It returns how far positions moved, to subtract from offsets the caller saved, and whether
+// new bytes arrived.
+func (s *scanner) fill(keep int) (int, bool) {
+	if s.src == nil || s.eof {
+		return 0, false
+	}
+	tail := s.data[keep:]
+	next := 1 - s.cur
+	dst := s.bufs[next]
+	if need := max(scanBufSize, 2*len(tail)); s.refills > 0 || cap(dst) < need {
+		dst = make([]byte, need)
+	}
+	dst = dst[:cap(dst)]
+	n := copy(dst, tail)
+	for n < len(dst) && !s.eof {
+		m, err := s.src.Read(dst[n:])
+		n += m
+		if err != nil {
+			s.eof = true
+			if !errors.Is(err, io.EOF) {
+				s.readErr = err
+			}
+		}
+	}
+	s.bufs[next], s.cur = dst, next
+	s.refills++
+	s.base += int64(keep)
+	s.pos -= keep
+	s.data = dst[:n]
+	return keep, n > len(tail)
+}
+
+// endErr is the error for input that ends inside a value: the reader's, if it stopped early.
+func (s *scanner) endErr() error {
+	if s.readErr != nil {
+		return s.readErr
+	}
+	return errUnexpectedEnd
+}
+
+func (s *scanner) errorf(format string, args ...any) error {
+	return fmt.Errorf("at byte %d: %s", s.base+int64(s.pos), fmt.Sprintf(format, args...))
+}
+
+// skipWS is small enough to inline: compact JSON, most of what replay reads, has no whitespace.
 func (s *scanner) skipWS() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return
+	}
+	s.skipWSSlow()
+}
+
+func (s *scanner) skipWSSlow() {
+	for {
+		for s.pos < len(s.data) {
+			switch s.data[s.pos] {
+			case ' ', '\t', '\r':
+				s.pos++
+			case '\n':
+				s.newlines++
+				s.pos++
+			default:
+				return
+			}
+		}
+		if _, ok := s.fill(s.pos); !ok {
 			return
 		}
 	}
 }
 
-// object scans an object whose '{' is at pos, extracting into f the paths below node. onKey, if
-// set, sees each key first and may consume its value itself (returning true).
-func (s *scanner) object(node *pathNode, f *fields, onKey func(key []byte) (bool, error)) error {
+// atEnd reports whether the input is used up, after whitespace.
+func (s *scanner) atEnd() bool {
+	s.skipWS()
+	return s.pos >= len(s.data)
+}
+
+// object scans an object whose '{' is at pos, extracting into f the paths below node.
+func (s *scanner) object(node *pathNode, f *fields) error {
 	if s.depth++; s.depth > maxDepth {
 		return s.errorf("nested too deep")
 	}
@@ -73,7 +175,7 @@ func (s *scanner) object(node *pathNode, f *fields, onKey func(key []byte) (bool
 	for {
 		s.skipWS()
 		if s.pos >= len(s.data) {
-			return errUnexpectedEnd
+			return s.endErr()
 		}
 		if s.data[s.pos] != '"' {
 			return s.errorf("want an object key, got %q", s.data[s.pos])
@@ -82,35 +184,27 @@ func (s *scanner) object(node *pathNode, f *fields, onKey func(key []byte) (bool
 		if err != nil {
 			return err
 		}
+		var child *pathNode
+		if node != nil {
+			child = node.child(key) // now: the key's bytes may not survive the whitespace below
+		}
 		s.skipWS()
 		if s.pos >= len(s.data) {
-			return errUnexpectedEnd
+			return s.endErr()
 		}
 		if s.data[s.pos] != ':' {
 			return s.errorf("want ':' after object key")
 		}
 		s.pos++
 		s.skipWS()
-		consumed := false
-		if onKey != nil {
-			if consumed, err = onKey(key); err != nil {
-				return err
-			}
+		if err := s.value(child, f); err != nil {
+			return err
 		}
-		if !consumed {
-			var child *pathNode
-			if node != nil {
-				child = node.child(key)
-			}
-			if err := s.value(child, f); err != nil {
-				return err
-			}
-		}
-		// The ',' or close check is written out here, in the array loop and in reader.go on
+		// The ',' or close check is written out here, in the array loop and in the item loop on
 		// purpose: a shared helper does not inline and cost ~5% on BenchmarkReplay.
 		s.skipWS()
 		if s.pos >= len(s.data) {
-			return errUnexpectedEnd
+			return s.endErr()
 		}
 		switch s.data[s.pos] {
 		case ',':
@@ -128,7 +222,7 @@ func (s *scanner) object(node *pathNode, f *fields, onKey func(key []byte) (bool
 // descends into objects and into each element of arrays.
 func (s *scanner) value(node *pathNode, f *fields) error {
 	if s.pos >= len(s.data) {
-		return errUnexpectedEnd
+		return s.endErr()
 	}
 	start := s.pos
 	c := s.data[s.pos]
@@ -136,14 +230,25 @@ func (s *scanner) value(node *pathNode, f *fields) error {
 	switch {
 	case c == '{':
 		if leaf {
-			if err := s.object(nil, nil, nil); err != nil {
+			if err := s.object(nil, nil); err != nil {
 				return err
 			}
 			f.slots[node.slot] = append(f.slots[node.slot], fieldValue{kind: kindOther})
 			return nil
 		}
-		return s.object(node, f, nil)
+		if node != nil && node.kind == nodeNested {
+			if f.inner == nil || f.nested {
+				return s.object(nil, nil)
+			}
+			f.nested = true
+			f.inner.reset(len(s.idx.paths))
+			return s.object(s.idx.root, f.inner)
+		}
+		return s.object(node, f)
 	case c == '[':
+		if node != nil && node.kind == nodeContainer && s.hook != nil && s.depth == 1 {
+			return s.hook.container(s, node)
+		}
 		if err := s.array(node, f, leaf); err != nil {
 			return err
 		}
@@ -161,7 +266,10 @@ func (s *scanner) value(node *pathNode, f *fields) error {
 		}
 		return nil
 	case c == 't' || c == 'f' || c == 'n':
-		for _, lit := range []string{"true", "false", "null"} {
+		if len(s.data)-s.pos < len("false") {
+			s.fill(s.pos)
+		}
+		for _, lit := range [...]string{"true", "false", "null"} {
 			if bytes.HasPrefix(s.data[s.pos:], []byte(lit)) {
 				s.pos += len(lit)
 				if leaf {
@@ -176,8 +284,18 @@ func (s *scanner) value(node *pathNode, f *fields) error {
 		}
 		return s.errorf("invalid literal")
 	case c == '-' || (c >= '0' && c <= '9'):
-		for s.pos < len(s.data) && strings.IndexByte("0123456789+-.eE", s.data[s.pos]) >= 0 {
-			s.pos++
+		for {
+			for s.pos < len(s.data) && isNumberByte(s.data[s.pos]) {
+				s.pos++
+			}
+			if s.pos < len(s.data) {
+				break
+			}
+			shift, ok := s.fill(start)
+			if !ok {
+				break
+			}
+			start -= shift
 		}
 		if leaf {
 			f.slots[node.slot] = append(f.slots[node.slot], fieldValue{kind: kindNumber, text: s.data[start:s.pos]})
@@ -185,6 +303,10 @@ func (s *scanner) value(node *pathNode, f *fields) error {
 		return nil
 	}
 	return s.errorf("unexpected %q", c)
+}
+
+func isNumberByte(c byte) bool {
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
 }
 
 // array scans an array at pos; unless the node is a leaf, its elements are searched with it.
@@ -209,7 +331,7 @@ func (s *scanner) array(node *pathNode, f *fields, leaf bool) error {
 		}
 		s.skipWS()
 		if s.pos >= len(s.data) {
-			return errUnexpectedEnd
+			return s.endErr()
 		}
 		switch s.data[s.pos] {
 		case ',':
@@ -232,7 +354,12 @@ func (s *scanner) str(keep bool) ([]byte, error) {
 		i := bytes.IndexByte(s.data[s.pos:], '"')
 		if i < 0 {
 			s.pos = len(s.data)
-			return nil, errUnexpectedEnd
+			shift, ok := s.fill(start)
+			if !ok {
+				return nil, s.endErr()
+			}
+			start -= shift
+			continue
 		}
 		end := s.pos + i
 		backslashes := 0
@@ -249,76 +376,4 @@ func (s *scanner) str(keep bool) ([]byte, error) {
 		}
 		escaped = true
 	}
-}
-
-// unescape decodes JSON string escapes into fresh memory.
-func unescape(raw []byte) ([]byte, error) {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		if i++; i >= len(raw) {
-			return nil, errors.New("bad escape at end of string")
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			out = append(out, raw[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, n, ok := decodeU(raw[i+1:])
-			if !ok {
-				return nil, errors.New(`bad \u escape in string`)
-			}
-			out = utf8.AppendRune(out, r)
-			i += n
-		default:
-			return nil, fmt.Errorf("bad escape \\%c in string", raw[i])
-		}
-	}
-	return out, nil
-}
-
-// decodeU decodes the hex digits after \u, joining a surrogate pair; n is the bytes used.
-func decodeU(b []byte) (r rune, n int, ok bool) {
-	hex := func(b []byte) (rune, bool) {
-		if len(b) < 4 {
-			return 0, false
-		}
-		var v rune
-		for _, c := range b[:4] {
-			switch {
-			case c >= '0' && c <= '9':
-				v = v<<4 | rune(c-'0')
-			case c >= 'a' && c <= 'f':
-				v = v<<4 | rune(c-'a'+10)
-			case c >= 'A' && c <= 'F':
-				v = v<<4 | rune(c-'A'+10)
-			default:
-				return 0, false
-			}
-		}
-		return v, true
-	}
-	r, ok = hex(b)
-	if !ok {
-		return 0, 0, false
-	}
-	if utf16.IsSurrogate(r) && len(b) >= 10 && b[4] == '\\' && b[5] == 'u' {
-		if r2, ok2 := hex(b[6:]); ok2 && r2 >= 0xDC00 && r2 <= 0xDFFF {
-			return utf16.DecodeRune(r, r2), 10, true
-		}
-	}
-	return r, 4, true
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Times `kmswatch replay --json` on the TARGETS.md corpus: 100 gzip'd CloudTrail files x 2,000
 # records drawn from infra/rules/testdata/cloudtrail. Side by side: zcat alone, and zcat | jq with the
-# lab's rule when jq is installed. Target (TARGETS.md): replay <= 0.75 s wall on 2 cores.
+# lab's rule when jq is installed. Then the large-file case: one 500 MB {"Records":[...]} file of the
+# same records, plain and gzip'd, replayed under /usr/bin/time -v for its peak resident memory.
+# Targets (TARGETS.md, issue 14): 200,000 records in <= 0.5 s wall; a 500 MB file in < 64 MiB.
 #
-# Usage: infra/scripts/replay-bench.sh   (from anywhere; SAMPLES=dir overrides the samples)
+# Usage: infra/scripts/replay-bench.sh   (from anywhere; SAMPLES=dir overrides the samples,
+#        BIG_RECORDS=N the large file's records: 453000 make 500.8 MB)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 samples=${SAMPLES:-$repo/infra/rules/testdata/cloudtrail}
+big_records=${BIG_RECORDS:-453000}
 role=arn:aws:iam::111122223333:role/pattern1-application-Pattern1ECSTaskRole
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -24,13 +28,14 @@ cat "$work"/corpus/*.gz > /dev/null # warm the page cache, as every run below re
 
 replay() {
 	# Exit 1 means findings (the corpus trips alarms); 2 or more is a failure.
-	"$work/kmswatch" replay --json --role-arn "$role" "$work/corpus" > "$work/out.jsonl" || [ $? -eq 1 ]
+	"$work/kmswatch" replay --json --role-arn "$role" "$@" > "$work/out.jsonl" 2> "$work/err.txt" || [ $? -eq 1 ]
 }
 for run in 1 2 3; do
 	echo -n "kmswatch replay --json, all five rules (run $run): "
-	{ time replay; } 2>&1
+	{ time replay "$work/corpus"; } 2>&1
 done
 echo "  $(grep -c '"type":"match"' "$work/out.jsonl") match lines, $(grep -c '"type":"period"' "$work/out.jsonl") period lines"
+echo "  $(tail -1 "$work/err.txt")"
 
 echo -n "zcat alone: "
 { time zcat "$work"/corpus/*.gz > /dev/null; } 2>&1
@@ -42,3 +47,21 @@ if command -v jq > /dev/null; then
 else
 	echo "jq not installed: skipping the zcat | jq comparison"
 fi
+
+rm -rf "$work/corpus"
+if [ ! -x /usr/bin/time ]; then
+	echo "/usr/bin/time (GNU time) not installed: skipping the large-file memory measurement"
+	exit 0
+fi
+for form in plain gzip; do
+	mkdir "$work/big"
+	flag=--plain
+	[ "$form" = gzip ] && flag=
+	echo "large file ($form): $("$work/gencorpus" --files 1 --records "$big_records" $flag --samples "$samples" "$work/big")"
+	cat "$work"/big/* > /dev/null
+	/usr/bin/time -v -o "$work/time.txt" "$work/kmswatch" replay --json --role-arn "$role" "$work/big" > /dev/null 2>&1 || [ $? -eq 1 ]
+	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
+	wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.txt")
+	echo "  kmswatch replay --json: peak resident $rss KB ($((rss / 1024)) MiB), $wall wall"
+	rm -rf "$work/big"
+done

@@ -26,8 +26,9 @@ const (
 const usage = `kmswatch: detection rules for KMS activity, offline.
 
 Usage:
-  kmswatch rules    [--role-arn ARN] [--key-arn ARN]... [--json | --format athena|insights]
-  kmswatch replay   [--role-arn ARN] [--key-arn ARN]... [--period D] [--rule ID]... [--limit N] [--json] FILE|DIR...
+  kmswatch rules    [--role-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]
+  kmswatch replay   [--role-arn ARN] [--key-arn KEY]... [--account ID] [--region R] [--period D] [--rule ID]...
+                    [--limit N] [--json] FILE|DIR...
   kmswatch rehearse [--wrong-keys N] [--delivery-delay D] [--json]
   kmswatch status   --table NAME [--all] [--json]
   kmswatch release  --table NAME [--force] [--json] RECORD_ID

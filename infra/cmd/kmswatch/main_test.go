@@ -111,7 +111,7 @@ func TestReplayTableAndExitCodes(t *testing.T) {
 		t.Errorf("samples hold a DisableKey: exit %d, want %d", r.code, exitFindings)
 	}
 	for _, want := range []string{
-		"Replayed 14 records from 12 files; 1 files skipped (not logs).",
+		"Replayed 14 records from 12 files (single records: 10, CloudTrail log files: 4); skipped 1 file that is not a log.",
 		"kms-key-disable-or-delete [critical]",
 		"2014-11-04T00:52:43Z  DisableKey",
 		"IncorrectKeyException  arn:aws:sts::111122223333:assumed-role/pattern1-application-Pattern1ECSTaskRole/ecs-task-4f0c2a  10.0.1.37",

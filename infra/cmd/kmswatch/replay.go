@@ -5,47 +5,71 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kmswatch/kmswatch/infra/rules"
 )
 
-const replayAbout = `Reads CloudTrail logs in the forms users have them: the gzip'd {"Records":[...]} files CloudTrail
-writes to S3, single-record JSON files, plain {"Records":[...]} JSON, and JSON lines (CloudWatch Logs
-exports, optionally with a timestamp before each record; the app's own slog lines). gzip is told by
-its magic bytes, not the file name; directories are walked recursively. Prints, per rule, the periods
-whose count reaches the threshold and the records that matched.
+const replayAbout = `Reads CloudTrail logs in the forms users have them, told apart by content, not by file name:
+  - {"Records":[...]} files as CloudTrail writes them to S3 (gzip'd or not), and JSON arrays of records;
+  - single records; JSON lines; CloudWatch Logs exports (a timestamp before each record); the app's
+    own slog lines;
+  - EventBridge events ("detail-type": "AWS API Call via CloudTrail", the record in "detail");
+  - the output of aws cloudtrail lookup-events (Events[].CloudTrailEvent) and of aws logs
+    filter-log-events (events[].message; --output json or text);
+  - CloudTrail Lake query results (QueryResultRows), eventTime written 2024-01-01 00:00:00.000.
+A UTF-8 byte-order mark is skipped; gzip is told by its magic bytes; directories are walked
+recursively. CloudTrail Insights events and digest files are recognised and counted, not judged;
+Insights events are shown as context. JSON of no known shape is named on stderr with the reason.
+Records stream through one at a time, so memory does not grow with the size of a file.
+
+Prints a summary line (files read, records judged by shape, what was skipped and why), then, per
+rule, the periods whose count reaches the threshold and the records that matched.
 
 The app rules (app-kms-errors, app-decrypt-volume) look for the app's task role: without --role-arn
 they are skipped, with a note. Rules that notify at once fire per event.
 
+--key-arn scopes kms-key-policy-change and kms-key-disable-or-delete to the given keys, wherever a
+call names them: requestParameters.keyId (key ARN, key id, alias name or alias ARN, as the caller
+sent it), targetKeyId and aliasName of alias calls, or resources. The deployed CloudWatch filter of
+kms-key-disable-or-delete stays the CIS benchmark's text verbatim (Security Hub's CloudWatch.7 checks
+it) and so watches every key of the account: its key scope is a replay-time scope only. A bare key
+id becomes a key ARN with --account and --region; what cannot be resolved offline is said on stderr,
+with how it is matched instead.
+
 With --json: JSON lines, one per matched record
   {"type":"match","rule","eventID","eventTime","eventName","errorCode","principal","sourceIPAddress","file"}
-whether or not its period breaches, and one per breaching period
-  {"type":"period","rule","periodStart","count","threshold","state"}.
+whether or not its period breaches, one per breaching period
+  {"type":"period","rule","periodStart","count","threshold","state"},
+and one per Insights event {"type":"insight","eventTime","state","insightType","eventSource","eventName","file"};
+the summary line goes to stderr.
 
-Exit status: 0 when no alarm would have fired, 1 when one would have (or an immediate rule fired)
-or when an input could not be read (reported on stderr by file and line), 2 for bad usage.`
+Exit status: 0 when no alarm would have fired, 1 when one would have (or an immediate rule fired),
+when an input could not be read or held JSON of no known shape (reported on stderr by file and
+line), or when no input held a single record; 2 for bad usage.`
 
 type replayFlags struct {
 	roleARN  string
-	keyARNs  stringList
+	keyRefs  stringList
+	account  string
+	region   string
 	period   time.Duration
 	ruleIDs  stringList
 	limit    int
 	asJSON   bool
 	paths    []string
 	selected []rules.Rule
+	params   rules.Params
 }
 
 func runReplay(args []string, stdout, stderr io.Writer) int {
 	var f replayFlags
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.StringVar(&f.roleARN, "role-arn", "", "the app's ECS task role ARN; the app rules look for it")
-	fs.Var(&f.keyARNs, "key-arn", "a KMS key ARN of the stack, to scope the key rules (repeatable; default: any key)")
+	fs.StringVar(&f.roleARN, "role-arn", "", "the app's ECS task role: its role ARN, or an assumed-role session ARN (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION means role NAME)")
+	fs.Var(&f.keyRefs, "key-arn", "a KMS key of the stack: key ARN, key id, alias name or alias ARN (repeatable; default: any key)")
+	fs.StringVar(&f.account, "account", "", "keep to records of this AWS account: recipientAccountId, else an EventBridge event's account, else the caller's (app log lines are kept)")
+	fs.StringVar(&f.region, "region", "", "keep to records of this Region: awsRegion, else an EventBridge event's region (app log lines are kept)")
 	fs.DurationVar(&f.period, "period", 0, "evaluate every alarm over this period instead of its own (a multiple of 60s)")
 	fs.Var(&f.ruleIDs, "rule", "replay only this rule (repeatable; default: all)")
 	fs.IntVar(&f.limit, "limit", 20, "rows per section in the table; 0 for all (--json always prints all)")
@@ -59,25 +83,38 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	if code, ok := f.validate(stderr); !ok {
 		return code
 	}
-	// Replay allocates little that lives long; fewer collections are worth the memory.
-	debug.SetGCPercent(400)
-
-	res := rules.Replay(f.paths, rules.ReplayOptions{
-		Rules:  f.selected,
-		Params: rules.Params{TaskRoleARN: f.roleARN, KeyARNs: f.keyARNs},
-	})
+	w := bufio.NewWriterSize(stdout, 1<<16)
+	var table *replayTable
+	opt := rules.ReplayOptions{Rules: f.selected, Params: f.params, Account: f.account, Region: f.region}
+	if f.asJSON {
+		var j jsonLine
+		opt.OnMatch = func(m rules.Match) { writeMatchJSON(w, &j, f.selected, m) }
+	} else {
+		table = newReplayTable(f.selected, f.limit)
+		opt.OnMatch = table.add
+	}
+	res := rules.Replay(f.paths, opt)
 	res.SortProblems()
 	for _, p := range res.Problems {
 		fmt.Fprintf(stderr, "kmswatch replay: %v\n", p)
 	}
-	w := bufio.NewWriterSize(stdout, 1<<16)
+	for _, n := range res.Notes {
+		fmt.Fprintf(stderr, "kmswatch replay: note: %s\n", n)
+	}
+	summary := summaryLine(res)
 	if f.asJSON {
 		writeReplayJSON(w, res)
+		fmt.Fprintln(stderr, summary)
 	} else {
-		writeReplayTable(w, res, f.limit)
+		fmt.Fprintln(w, summary)
+		table.write(w, res)
 	}
 	if err := w.Flush(); err != nil {
 		fmt.Fprintf(stderr, "kmswatch replay: writing output: %v\n", err)
+		return exitFindings
+	}
+	if res.Records == 0 {
+		fmt.Fprintf(stderr, "kmswatch replay: no records: %s read, and none held a CloudTrail record or an app log line to judge\n", plural(res.Files, "file"))
 		return exitFindings
 	}
 	if len(res.Problems) > 0 || fired(res) {
@@ -92,6 +129,24 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 	}
 	if f.limit < 0 {
 		return usageError(stderr, "replay", "--limit %d: must be 0 or more", f.limit), false
+	}
+	if f.account != "" {
+		if err := rules.CheckAccount(f.account); err != nil {
+			return usageError(stderr, "replay", "--account %v", err), false
+		}
+	}
+	if f.region != "" {
+		if err := rules.CheckRegion(f.region); err != nil {
+			return usageError(stderr, "replay", "--region %v", err), false
+		}
+	}
+	params, notes, err := keyParams(f.keyRefs, f.account, f.region)
+	if err != nil {
+		return usageError(stderr, "replay", "%v", err), false
+	}
+	f.params = params
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "kmswatch replay: note: --key-arn %s\n", n)
 	}
 	all := rules.Default()
 	if len(f.ruleIDs) > 0 {
@@ -132,10 +187,31 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 			fmt.Fprintf(stderr, "kmswatch replay: note: %s skipped: they look for the app's task role; pass --role-arn\n", strings.Join(skipped, ", "))
 		}
 		f.selected = kept
-	} else if !strings.HasPrefix(f.roleARN, "arn:") {
-		return usageError(stderr, "replay", "--role-arn %q: want an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", f.roleARN), false
+		return exitOK, true
 	}
+	role, note, err := rules.RoleScope(f.roleARN)
+	if err != nil {
+		return usageError(stderr, "replay", "--role-arn %v", err), false
+	}
+	if note != "" {
+		fmt.Fprintf(stderr, "kmswatch replay: note: %s\n", note)
+	}
+	f.params.TaskRoleARN = role
 	return exitOK, true
+}
+
+// keyParams reads --key-arn values in any of the four forms KMS names keys in.
+func keyParams(values []string, account, region string) (rules.Params, []string, error) {
+	var refs []rules.KeyRef
+	for _, v := range values {
+		k, err := rules.ParseKeyRef(v)
+		if err != nil {
+			return rules.Params{}, nil, fmt.Errorf("--key-arn %w", err)
+		}
+		refs = append(refs, k)
+	}
+	p, notes := rules.KeyScope(refs, account, region)
+	return p, notes, nil
 }
 
 // fired reports whether an alarm went to ALARM or an immediate rule fired.
@@ -147,94 +223,4 @@ func fired(res *rules.ReplayResult) bool {
 		}
 	}
 	return false
-}
-
-func writeReplayJSON(w *bufio.Writer, res *rules.ReplayResult) {
-	var j jsonLine
-	for _, m := range res.Matches {
-		j.begin()
-		j.str("type", "match")
-		j.str("rule", res.Rules[m.Rule].ID)
-		j.str("eventID", m.EventID)
-		j.time("eventTime", m.EventTime)
-		j.str("eventName", m.EventName)
-		j.str("errorCode", m.ErrorCode)
-		j.str("principal", m.Principal)
-		j.str("sourceIPAddress", m.SourceIPAddress)
-		j.str("file", m.File)
-		_, _ = w.Write(j.end()) // bufio.Writer keeps the first error; the caller flushes
-	}
-	for i, r := range res.Rules {
-		threshold := r.Firing.Threshold
-		if r.Firing.Immediate {
-			threshold = 1
-		}
-		for _, p := range res.Evaluations[i].Breaching() {
-			j.begin()
-			j.str("type", "period")
-			j.str("rule", r.ID)
-			j.time("periodStart", p.Start)
-			j.int("count", p.Count)
-			j.float("threshold", threshold)
-			j.str("state", string(p.State))
-			_, _ = w.Write(j.end()) // bufio.Writer keeps the first error; the caller flushes
-		}
-	}
-}
-
-func writeReplayTable(w io.Writer, res *rules.ReplayResult, limit int) {
-	fmt.Fprintf(w, "Replayed %d records from %d files", res.Records, res.Files)
-	if n := len(res.Problems); n > 0 {
-		fmt.Fprintf(w, "; %d problems (on stderr)", n)
-	}
-	if n := len(res.Skipped); n > 0 {
-		fmt.Fprintf(w, "; %d files skipped (not logs)", n)
-	}
-	fmt.Fprintln(w, ".")
-	byRule := make([][]rules.Match, len(res.Rules))
-	for _, m := range res.Matches {
-		byRule[m.Rule] = append(byRule[m.Rule], m)
-	}
-	for i, r := range res.Rules {
-		ev := res.Evaluations[i]
-		breaching := ev.Breaching()
-		if r.Firing.Immediate {
-			fmt.Fprintf(w, "\n%s [%s] fires %s: %d records matched, fired %d times\n", r.ID, r.Severity, r.Firing, len(byRule[i]), len(breaching))
-		} else {
-			fmt.Fprintf(w, "\n%s [%s] fires %s: %d records matched, %d periods breach, %d alarm transitions\n",
-				r.ID, r.Severity, r.Firing, len(byRule[i]), len(breaching), len(ev.Transitions))
-		}
-		if len(breaching) > 0 && !r.Firing.Immediate {
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  PERIOD START\tCOUNT\tTHRESHOLD\tSTATE")
-			for k, p := range breaching {
-				if limit > 0 && k == limit {
-					fmt.Fprintf(tw, "  ... %d more\t\t\t\n", len(breaching)-limit)
-					break
-				}
-				fmt.Fprintf(tw, "  %s\t%d\t%g\t%s\n", p.Start.UTC().Format(time.RFC3339), p.Count, r.Firing.Threshold, p.State)
-			}
-			tw.Flush()
-		}
-		if len(byRule[i]) > 0 {
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  TIME\tEVENT\tERROR\tPRINCIPAL\tSOURCE IP")
-			for k, m := range byRule[i] {
-				if limit > 0 && k == limit {
-					fmt.Fprintf(tw, "  ... %d more\t\t\t\t\n", len(byRule[i])-limit)
-					break
-				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", m.EventTime.UTC().Format(time.RFC3339), m.EventName,
-					dash(m.ErrorCode), dash(m.Principal), dash(m.SourceIPAddress))
-			}
-			tw.Flush()
-		}
-	}
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

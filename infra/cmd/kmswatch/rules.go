@@ -15,11 +15,11 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
 	roleARN := fs.String("role-arn", "", "the app's ECS task role ARN to render the app rules with (default: "+rules.RoleARNPlaceholder+")")
 	var keyARNs stringList
-	fs.Var(&keyARNs, "key-arn", "a KMS key ARN of the stack, to scope the key rules (repeatable; default: any key)")
+	fs.Var(&keyARNs, "key-arn", "a KMS key of the stack, to scope kms-key-policy-change's pattern: key ARN, key id, alias name or alias ARN (repeatable; default: any key)")
 	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
 	format := fs.String("format", "", "print each rule as a hunting query instead: athena (SQL over the CloudTrail table) or insights (Logs Insights)")
 	stackConfig := fs.String("stack-config", "", "a stack file (e.g. Pulumi.dev.yaml): show the rules with that stack's firing settings, as deployed")
-	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn ARN]... [--stack-config FILE] [--json | --format athena|insights]",
+	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]",
 		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns. --format prints the Athena or Logs Insights query the stack saves\nfor each rule instead.")
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
@@ -39,7 +39,14 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmswatch rules: --stack-config: %v\n", err)
 		return exitUsage
 	}
-	p := rules.Params{TaskRoleARN: *roleARN, KeyARNs: keyARNs}
+	p, notes, err := keyParams(keyARNs, "", "")
+	if err != nil {
+		return usageError(stderr, "rules", "%v", err)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(stderr, "kmswatch rules: note: --key-arn %s\n", n)
+	}
+	p.TaskRoleARN = *roleARN
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	if *format != "" {

@@ -1,13 +1,17 @@
 // Package corpus writes a synthetic CloudTrail corpus for replay benchmarks and the Athena check:
-// gzip'd {"Records":[...]} files like those CloudTrail delivers to S3, with records drawn from the
-// AWS-published samples (and any extra records given) and given fresh eventIDs and increasing
-// eventTimes. In the S3 layout the files lie under CloudTrail's own keys, spread over regions and days.
+// gzip'd {"Records":[...]} files like those CloudTrail delivers to S3 (or plain ones, for the
+// large-file memory measurement), with records drawn from the AWS-published samples (and any
+// extra records given) and given fresh eventIDs and increasing eventTimes. In the S3 layout the
+// files lie under CloudTrail's own keys, spread over regions and days. Files are written as a
+// stream, whatever their size.
 package corpus
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -32,6 +36,7 @@ type Options struct {
 	Account string   // default 111122223333
 	Regions []string // default us-east-1; each record's awsRegion is its file's
 	Extra   []string // more records (JSON objects) to draw from, beside the samples
+	Plain   bool     // write .json files, not gzip'd .json.gz
 }
 
 // Layout is how the files are laid out under the corpus directory.
@@ -75,7 +80,7 @@ func (o Options) withDefaults() Options {
 // Stats describe what was written.
 type Stats struct {
 	Files, Records     int
-	JSONBytes, GzBytes int64
+	JSONBytes, GzBytes int64 // GzBytes: the files' size on disk (plain ones too)
 }
 
 const (
@@ -100,43 +105,50 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // a seeded, repeatable corpus, not secrets
 	var st Stats
-	var plain, gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
 	n := 0
 	for f := range opt.Files {
 		region := opt.Regions[f%len(opt.Regions)]
-		plain.Reset()
-		plain.WriteString(`{"Records":[`)
-		var last time.Time
-		for i := range opt.RecordsPerFile {
-			if i > 0 {
-				plain.WriteByte(',')
-			}
-			tmpl := templates[rng.IntN(len(templates))]
-			last = opt.Start.Add(time.Duration(n) * opt.Step).UTC()
-			plain.Write(tmpl.fill(uuid(rng), last.Format(time.RFC3339), region))
-			n++
-		}
-		plain.WriteString("]}")
-		gz.Reset()
-		zw.Reset(&gz)
-		if _, err := zw.Write(plain.Bytes()); err != nil {
-			return st, err
-		}
-		if err := zw.Close(); err != nil {
-			return st, err
-		}
+		// The file lies under the day it is delivered, after its last event: known before writing.
+		last := opt.Start.Add(time.Duration(n+opt.RecordsPerFile-1) * opt.Step).UTC()
 		path, err := opt.filePath(dir, f, region, last.Add(deliveryDelay))
 		if err != nil {
 			return st, err
 		}
-		if err := os.WriteFile(path, gz.Bytes(), 0o600); err != nil {
+		out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
 			return st, err
+		}
+		counted := &countingWriter{w: out}
+		buf := bufio.NewWriterSize(counted, 1<<20)
+		var zw *gzip.Writer
+		var w io.Writer = buf
+		if !opt.Plain {
+			zw = gzip.NewWriter(buf)
+			w = zw
+		}
+		plain := &countingWriter{w: w}
+		_, _ = io.WriteString(plain, `{"Records":[`) // errors surface at Flush and Close below
+		for i := range opt.RecordsPerFile {
+			if i > 0 {
+				_, _ = plain.Write([]byte{','})
+			}
+			tmpl := templates[rng.IntN(len(templates))]
+			when := opt.Start.Add(time.Duration(n) * opt.Step).UTC().Format(time.RFC3339)
+			_, _ = plain.Write(tmpl.fill(uuid(rng), when, region))
+			n++
+		}
+		_, _ = io.WriteString(plain, "]}")
+		if zw != nil {
+			err = zw.Close()
+		}
+		err = errors.Join(err, buf.Flush(), plain.err, out.Close())
+		if err != nil {
+			return st, fmt.Errorf("%s: %w", path, err)
 		}
 		st.Files++
 		st.Records += opt.RecordsPerFile
-		st.JSONBytes += int64(plain.Len())
-		st.GzBytes += int64(gz.Len())
+		st.JSONBytes += plain.n
+		st.GzBytes += counted.n
 	}
 	return st, nil
 }
@@ -146,15 +158,38 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html
 func (o Options) filePath(dir string, f int, region string, delivered time.Time) (string, error) {
 	if o.Layout == Flat {
-		name := fmt.Sprintf("%s_CloudTrail_%s_20261124T0000Z_%04d.json.gz", o.Account, region, f)
+		name := fmt.Sprintf("%s_CloudTrail_%s_20261124T0000Z_%04d%s", o.Account, region, f, o.extension())
 		return filepath.Join(dir, name), nil
 	}
 	folder := filepath.Join(dir, "AWSLogs", o.Account, "CloudTrail", region, delivered.Format("2006/01/02"))
 	if err := os.MkdirAll(folder, 0o700); err != nil {
 		return "", err
 	}
-	name := fmt.Sprintf("%s_CloudTrail_%s_%s_%04d.json.gz", o.Account, region, delivered.Format("20060102T1504Z"), f)
+	name := fmt.Sprintf("%s_CloudTrail_%s_%s_%04d%s", o.Account, region, delivered.Format("20060102T1504Z"), f, o.extension())
 	return filepath.Join(folder, name), nil
+}
+
+func (o Options) extension() string {
+	if o.Plain {
+		return ".json"
+	}
+	return ".json.gz"
+}
+
+// countingWriter counts what passes and keeps the first error.
+type countingWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // template is one sample record, compacted, with marks where eventID and eventTime go.

@@ -123,3 +123,23 @@ func TestS3LayoutSpreadsFilesOverRegionsAndDaysUnderCloudTrailKeys(t *testing.T)
 		t.Error("the extra record was never drawn")
 	}
 }
+
+func TestWritePlainFiles(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Write(dir, "../testdata/cloudtrail", Options{Files: 1, RecordsPerFile: 30, Plain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(names) != 1 || st.GzBytes != st.JSONBytes {
+		t.Fatalf("files %v, stats %+v: want one plain file, its size on disk its JSON", names, st)
+	}
+	data, err := os.ReadFile(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct{ Records []json.RawMessage }
+	if err := json.Unmarshal(data, &file); err != nil || len(file.Records) != 30 || int64(len(data)) != st.JSONBytes {
+		t.Errorf("%d records, %d bytes, %v", len(file.Records), len(data), err)
+	}
+}

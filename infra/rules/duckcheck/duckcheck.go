@@ -38,6 +38,14 @@ var Shims = []Shim{
 		TrinoDoc: "https://trino.io/docs/current/functions/array.html#cardinality",
 		Macro:    "CREATE MACRO cardinality(a) AS len(a)",
 	},
+	{
+		// Trino's returns NULL where the path is an object or array; DuckDB's json_extract_string
+		// returns its JSON text, which no key id, alias or ARN the rules compare with equals. The
+		// key scope reads requestParameters, a JSON string column, this way.
+		Function: "json_extract_scalar(json, json_path) -> varchar",
+		TrinoDoc: "https://trino.io/docs/current/functions/json.html#json_extract_scalar",
+		Macro:    "CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p)",
+	},
 }
 
 // Open loads the {"Records":[...]} files under dir/AWSLogs/<account>/CloudTrail/<region>/<yyyy>/<mm>/<dd>/

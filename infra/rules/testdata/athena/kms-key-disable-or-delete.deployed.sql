@@ -9,6 +9,7 @@ WITH matched AS (
   WHERE day BETWEEN ? AND ?
     AND eventsource = 'kms.amazonaws.com'
     AND eventname IN ('DisableKey', 'ScheduleKeyDeletion')
+    AND (json_extract_scalar(requestparameters, '$.keyId') IN ('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', '1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321', '0987dcba-09fe-87dc-65ba-ab0987654321') OR json_extract_scalar(requestparameters, '$.targetKeyId') IN ('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', '1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321', '0987dcba-09fe-87dc-65ba-ab0987654321') OR cardinality(filter(resources, r -> r.arn IN ('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321'))) > 0)
 ), periods AS (
   SELECT *, date_trunc('second', event_time) - (date_diff('second', from_iso8601_timestamp('1970-01-01T00:00:00Z'), event_time) % 300) * INTERVAL '1' SECOND AS period_start
   FROM matched

@@ -9,7 +9,7 @@ WITH matched AS (
   WHERE day BETWEEN ? AND ?
     AND eventsource = 'kms.amazonaws.com'
     AND eventname IN ('PutKeyPolicy', 'CreateGrant', 'DisableKeyRotation', 'DeleteAlias', 'UpdateAlias')
-    AND cardinality(filter(resources, r -> r.arn IN ('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321'))) > 0
+    AND (json_extract_scalar(requestparameters, '$.keyId') IN ('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', '1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321', '0987dcba-09fe-87dc-65ba-ab0987654321') OR json_extract_scalar(requestparameters, '$.targetKeyId') IN ('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', '1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321', '0987dcba-09fe-87dc-65ba-ab0987654321') OR cardinality(filter(resources, r -> r.arn IN ('arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321'))) > 0)
 )
 SELECT event_time AS period_start, 1 AS period_count, event_time, eventid, eventname, errorcode, principal,
   sourceipaddress, account, region
