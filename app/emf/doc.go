@@ -12,7 +12,7 @@
 // (time, level, msg, event) with the metric values and the dimension as
 // root members and the _aws metadata beside them:
 //
-//	{"time":"2026-11-24T10:01:00.002Z","level":"INFO","msg":"metrics","event":"metrics",
+//	{"time":"2026-11-24T10:01:00.002136Z","level":"INFO","msg":"metrics","event":"metrics",
 //	 "Service":"kmswatch-app","EncryptsStored":12,"DecryptsServed":40,"DecryptsFailed_kms_refused":2,...,
 //	 "_aws":{"Timestamp":1795514400000,"CloudWatchMetrics":[{"Namespace":"kmswatch/app",
 //	 "Dimensions":[["Service"]],"Metrics":[{"Name":"EncryptsStored","Unit":"Count","StorageResolution":60},...]}]}}

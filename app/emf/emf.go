@@ -197,13 +197,11 @@ type counts struct {
 	failed           []uint64
 }
 
-// timeFormat is slog's JSON time format, so every line of the log reads alike.
-const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // appendLine encodes one EMF document: one JSON object on one line.
 func (r *Recorder) appendLine(b []byte, now, start time.Time, c *counts) []byte {
 	b = append(b, `{"time":`...)
-	b = appendJSONString(b, now.Format(timeFormat))
+	b = appendJSONString(b, now.Format(time.RFC3339Nano)) // as slog's JSON lines have it
 	b = append(b, `,"level":"INFO","msg":"metrics","event":"metrics",`...)
 	b = appendJSONString(b, DimensionName)
 	b = append(b, ':')

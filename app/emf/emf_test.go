@@ -110,7 +110,7 @@ func TestLine_IsEMF(t *testing.T) {
 	if err := json.Unmarshal(lines[0], &fields); err != nil {
 		t.Fatal(err)
 	}
-	if fields.Time != "2026-11-24T10:00:42.500Z" || fields.Level != "INFO" || fields.Msg != "metrics" || fields.Event != "metrics" {
+	if fields.Time != "2026-11-24T10:00:42.5Z" || fields.Level != "INFO" || fields.Msg != "metrics" || fields.Event != "metrics" {
 		t.Errorf("log fields = %+v, want them as the service's slog lines have them", fields)
 	}
 	if names := emf.MetricNames(); len(names) != len(want) {

@@ -47,7 +47,7 @@ func TestSIGTERMDrainsAndExits(t *testing.T) {
 	lines := bufio.NewScanner(stdout)
 	var addr string
 	for addr == "" && lines.Scan() {
-		out.Write(append(lines.Bytes(), '\n'))
+		_, _ = out.Write(append(lines.Bytes(), '\n')) // a Buffer never fails
 		var line struct{ Msg, Addr string }
 		if json.Unmarshal(lines.Bytes(), &line) == nil && line.Msg == "listening" {
 			addr = line.Addr
@@ -75,7 +75,7 @@ func TestSIGTERMDrainsAndExits(t *testing.T) {
 	var rest strings.Builder
 	for lines.Scan() {
 		rest.WriteString(lines.Text() + "\n")
-		out.Write(append(lines.Bytes(), '\n'))
+		_, _ = out.Write(append(lines.Bytes(), '\n')) // a Buffer never fails
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
