@@ -197,7 +197,6 @@ type counts struct {
 	failed           []uint64
 }
 
-
 // appendLine encodes one EMF document: one JSON object on one line.
 func (r *Recorder) appendLine(b []byte, now, start time.Time, c *counts) []byte {
 	b = append(b, `{"time":`...)

@@ -133,7 +133,7 @@ func parseEMF(line []byte) ([]emfDatum, error) {
 			}
 			value, err := target.Float64()
 			if err != nil {
-				return nil, fmt.Errorf("metric %s: %v", name, err)
+				return nil, fmt.Errorf("metric %s: %w", name, err)
 			}
 			for _, dims := range dimSets {
 				out = append(out, emfDatum{Namespace: ns, Dimensions: dims, Name: name, Unit: unit,
