@@ -1,5 +1,6 @@
 // Package app is the domain of the kmswatch encrypt/decrypt service: the stored
-// Secret, the Store and Crypto services, request validation and the error type.
+// Secret, the Store and Crypto services, the Meter that counts outcomes,
+// request validation and the error type.
 // It imports no database, HTTP or AWS package; those live in subpackages named
 // after the dependency they wrap (postgres, kms, secretsmanager, http, inmem).
 package app
@@ -33,7 +34,9 @@ type Crypto interface {
 	Encrypt(ctx context.Context, name string, plaintext []byte) (ciphertext []byte, keyID string, err error)
 	// Decrypt uses the caller's keyID; a wrong key is refused by the key service
 	// (code EKEYREFUSED), never checked locally, so the refusal is audited there.
-	Decrypt(ctx context.Context, name, keyID string, ciphertext []byte) (plaintext []byte, err error)
+	// requestID is the key service's id for the call, which its audit log
+	// records too (CloudTrail's requestID); empty if the service sent none.
+	Decrypt(ctx context.Context, name, keyID string, ciphertext []byte) (plaintext []byte, requestID string, err error)
 }
 
 // SecretNotFound is the error a Store returns for an unknown name.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -43,15 +44,16 @@ func (f *fakeCrypto) Encrypt(_ context.Context, name string, plaintext []byte) (
 	return ct, testKeyID, nil
 }
 
-func (f *fakeCrypto) Decrypt(_ context.Context, name, keyID string, ciphertext []byte) ([]byte, error) {
+// Decrypt answers with the request id fake-<n> for its n-th call.
+func (f *fakeCrypto) Decrypt(_ context.Context, name, keyID string, ciphertext []byte) ([]byte, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.decrypts++
 	if f.fail != nil {
-		return nil, f.fail
+		return nil, "", f.fail
 	}
 	if keyID != testKeyID {
-		return nil, &app.Error{Code: app.EKEYREFUSED, Message: app.KeyRefusedMessage, Detail: "IncorrectKeyException"}
+		return nil, "", &app.Error{Code: app.EKEYREFUSED, Message: app.KeyRefusedMessage, Detail: "IncorrectKeyException"}
 	}
 	pt := bytes.Clone(ciphertext)
 	for i := range pt {
@@ -59,9 +61,9 @@ func (f *fakeCrypto) Decrypt(_ context.Context, name, keyID string, ciphertext [
 	}
 	boundName, text, ok := bytes.Cut(pt, []byte{0})
 	if !ok || string(boundName) != name {
-		return nil, &app.Error{Code: app.EKEYREFUSED, Message: app.KeyRefusedMessage, Detail: "InvalidCiphertextException"}
+		return nil, "", &app.Error{Code: app.EKEYREFUSED, Message: app.KeyRefusedMessage, Detail: "InvalidCiphertextException"}
 	}
-	return text, nil
+	return text, "fake-" + strconv.Itoa(f.decrypts), nil
 }
 
 func (f *fakeCrypto) calls() (encrypts, decrypts int) {
@@ -70,10 +72,40 @@ func (f *fakeCrypto) calls() (encrypts, decrypts int) {
 	return f.encrypts, f.decrypts
 }
 
+// countingMeter is an app.Meter that remembers every count.
+type countingMeter struct {
+	mu       sync.Mutex
+	encrypts int
+	served   int
+	failed   map[app.DecryptFailure]int
+}
+
+func (m *countingMeter) EncryptStored() { m.mu.Lock(); m.encrypts++; m.mu.Unlock() }
+func (m *countingMeter) DecryptServed() { m.mu.Lock(); m.served++; m.mu.Unlock() }
+func (m *countingMeter) DecryptFailed(r app.DecryptFailure) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.failed == nil {
+		m.failed = map[app.DecryptFailure]int{}
+	}
+	m.failed[r]++
+}
+
+func (m *countingMeter) counts() (encrypts, served int, failed map[app.DecryptFailure]int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	failed = map[app.DecryptFailure]int{}
+	for r, n := range m.failed {
+		failed[r] = n
+	}
+	return m.encrypts, m.served, failed
+}
+
 type harness struct {
 	handler http.Handler
 	store   app.Store
 	crypto  *fakeCrypto
+	meter   *countingMeter
 	logs    *logtest.Buffer
 }
 
@@ -84,9 +116,9 @@ func newHarness(t testing.TB, store app.Store) *harness {
 	}
 	logs := &logtest.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	crypto := &fakeCrypto{}
-	srv := apphttp.NewServer(apphttp.Config{}, store, crypto, logger)
-	return &harness{handler: srv.Handler(), store: store, crypto: crypto, logs: logs}
+	crypto, meter := &fakeCrypto{}, &countingMeter{}
+	srv := apphttp.NewServer(apphttp.Config{Meter: meter}, store, crypto, logger)
+	return &harness{handler: srv.Handler(), store: store, crypto: crypto, meter: meter, logs: logs}
 }
 
 // do sends one request; contentType "" sends no Content-Type header.

@@ -32,6 +32,7 @@ func (s *Server) handleEncrypt(c *gin.Context) {
 		s.encryptFailed(c, req.Name, err)
 		return
 	}
+	s.cfg.Meter.EncryptStored()
 	writeJSON(c, http.StatusOK, messageResponse{Message: EncryptedMessage, Key: keyID})
 }
 
@@ -48,32 +49,50 @@ func (s *Server) readEncryptRequest(r *http.Request) (encryptRequest, error) {
 func (s *Server) handleDecrypt(c *gin.Context) {
 	req, err := s.readDecryptRequest(c.Request)
 	if err != nil {
-		s.decryptFailed(c, req.Name, "invalid_request", err)
+		s.decryptFailed(c, req.Name, app.ReasonInvalidRequest, err)
 		return
 	}
 	ctx := c.Request.Context()
 	secret, err := s.store.FindSecret(ctx, req.Name)
 	if err != nil {
-		reason := "store_unavailable"
+		reason := app.ReasonStoreUnavailable
 		if app.ErrorCode(err) == app.ENOTFOUND {
-			reason = "unknown_name"
+			reason = app.ReasonUnknownName
 		}
 		s.decryptFailed(c, req.Name, reason, err)
 		return
 	}
-	plaintext, err := s.crypto.Decrypt(ctx, req.Name, req.Key, secret.Ciphertext)
+	plaintext, kmsRequestID, err := s.crypto.Decrypt(ctx, req.Name, req.Key, secret.Ciphertext)
 	if err != nil {
-		reason := "kms_unavailable"
+		reason := app.ReasonKMSUnavailable
 		switch app.ErrorCode(err) {
 		case app.EKEYREFUSED:
-			reason = "kms_refused"
+			reason = app.ReasonKMSRefused
 		case app.EINTERNAL:
-			reason = "internal"
+			reason = app.ReasonInternal
 		}
 		s.decryptFailed(c, req.Name, reason, err)
 		return
 	}
+	s.decryptServed(c, req.Name, kmsRequestID)
 	writeJSON(c, http.StatusOK, textResponse{Text: string(plaintext)})
+}
+
+// decryptServed counts a decrypt KMS answered and writes its one audit line,
+// whose kms_request_id is the requestID of the call's CloudTrail record: the
+// offline join matches every CloudTrail Decrypt by the task role with one of
+// these lines, so a Decrypt without one was not made for this service's
+// callers. Like decrypt_failed it carries a hash of the name, never the
+// name, key or text. It counts once KMS has answered, whether or not the
+// caller is still there to read the answer: KMS served it all the same.
+func (s *Server) decryptServed(c *gin.Context, name, kmsRequestID string) {
+	s.cfg.Meter.DecryptServed()
+	s.logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "decrypt served",
+		slog.String("event", "decrypt_served"),
+		slog.String("kms_request_id", kmsRequestID),
+		slog.String("name_sha256", nameHash(name)),
+		slog.String("client_ip", c.ClientIP()),
+	)
 }
 
 func (s *Server) readDecryptRequest(r *http.Request) (decryptRequest, error) {
@@ -87,16 +106,17 @@ func (s *Server) readDecryptRequest(r *http.Request) (decryptRequest, error) {
 // decryptFailed answers a failed decrypt and writes its one security event.
 // A CloudWatch metric filter { $.event = "decrypt_failed" } counts these lines.
 // The line carries a hash of the name, never the name, key or any data.
-func (s *Server) decryptFailed(c *gin.Context, name, reason string, err error) {
+func (s *Server) decryptFailed(c *gin.Context, name string, reason app.DecryptFailure, err error) {
 	status := ErrorStatus(err)
 	level := slog.LevelWarn
 	if c.Request.Context().Err() != nil {
 		// The caller hung up; nothing was refused. Still one event, but not an error.
-		reason, level = "client_canceled", slog.LevelInfo
+		reason, level = app.ReasonClientCanceled, slog.LevelInfo
 	}
+	s.cfg.Meter.DecryptFailed(reason)
 	attrs := []slog.Attr{
 		slog.String("event", "decrypt_failed"),
-		slog.String("reason", reason),
+		slog.String("reason", string(reason)),
 		slog.Int("status", status),
 		slog.String("client_ip", c.ClientIP()),
 	}
@@ -106,10 +126,10 @@ func (s *Server) decryptFailed(c *gin.Context, name, reason string, err error) {
 	if detail := app.ErrorDetail(err); detail != "" {
 		attrs = append(attrs, slog.String("kms_error", detail))
 	}
-	if status >= 500 && reason != "client_canceled" {
+	if status >= 500 && reason != app.ReasonClientCanceled {
 		level = slog.LevelError
 		attrs = append(attrs, slog.String("error", err.Error()))
-	} else if reason == "invalid_request" {
+	} else if reason == app.ReasonInvalidRequest {
 		// The code, not the message: messages may quote the caller's input.
 		attrs = append(attrs, slog.String("error_code", app.ErrorCode(err)))
 	}

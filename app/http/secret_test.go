@@ -235,4 +235,7 @@ func TestClientCanceled(t *testing.T) {
 	if strings.Contains(h.logs.String(), `"level":"ERROR"`) {
 		t.Fatalf("a canceled request was logged as an error:\n%s", h.logs)
 	}
+	if encrypts, served, failed := h.meter.counts(); encrypts != 1 || served != 0 || len(failed) != 1 || failed[app.ReasonClientCanceled] != 1 {
+		t.Errorf("meter: %d encrypts, %d served, failures %v; want the first encrypt and one client_canceled", encrypts, served, failed)
+	}
 }

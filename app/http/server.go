@@ -16,7 +16,8 @@ import (
 	"github.com/kmswatch/kmswatch/app"
 )
 
-// Config holds the server's limits. Zero values take the defaults below.
+// Config holds the server's limits and its meter. Zero values take the
+// defaults below.
 type Config struct {
 	// ReadHeaderTimeout bounds slow clients (Slowloris) before a handler runs.
 	ReadHeaderTimeout time.Duration // default 5s
@@ -33,6 +34,9 @@ type Config struct {
 	// TrustedProxies lists networks whose X-Forwarded-For is believed when
 	// logging the client address (the ALB's subnets); empty: the TCP peer is logged.
 	TrustedProxies []netip.Prefix
+	// Meter counts each encrypt stored and each decrypt served or failed;
+	// nil counts nothing.
+	Meter app.Meter
 }
 
 func (c Config) withDefaults() Config {
@@ -42,8 +46,18 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.IdleTimeout, 75*time.Second)
 	setDefault(&c.ReadyTimeout, 2*time.Second)
 	setDefault(&c.MaxBodyBytes, DefaultMaxBodyBytes)
+	if c.Meter == nil {
+		c.Meter = uncounted{}
+	}
 	return c
 }
+
+// uncounted is the Meter of a server given none.
+type uncounted struct{}
+
+func (uncounted) EncryptStored()                   {}
+func (uncounted) DecryptServed()                   {}
+func (uncounted) DecryptFailed(app.DecryptFailure) {}
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T

@@ -16,7 +16,7 @@ func BenchmarkDecrypt(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.crypto.Decrypt(ctx, "bench", keyID, ct); err != nil {
+		if _, _, err := f.crypto.Decrypt(ctx, "bench", keyID, ct); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -24,7 +24,7 @@ func TestDecrypt_RefusalCodes(t *testing.T) {
 		t.Run(code, func(t *testing.T) {
 			f := newFixture(t, true)
 			f.double.InjectFault(awsdouble.Fault{Operation: "Decrypt", ErrorType: code, Times: 1})
-			_, err := f.crypto.Decrypt(context.Background(), "alice", f.key.ARN, []byte("x"))
+			_, _, err := f.crypto.Decrypt(context.Background(), "alice", f.key.ARN, []byte("x"))
 			if app.ErrorCode(err) != app.EKEYREFUSED || app.ErrorDetail(err) != code {
 				t.Fatalf("err = %v, want EKEYREFUSED with detail %s", err, code)
 			}
@@ -45,7 +45,7 @@ func TestDecrypt_UnknownErrorsAreNotRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, true)
 			f.double.InjectFault(awsdouble.Fault{Operation: "Decrypt", ErrorType: tt.errType, Times: 1})
-			_, err := f.crypto.Decrypt(context.Background(), "alice", f.key.ARN, []byte("x"))
+			_, _, err := f.crypto.Decrypt(context.Background(), "alice", f.key.ARN, []byte("x"))
 			if app.ErrorCode(err) != app.EUNAVAILABLE || app.ErrorDetail(err) != tt.errType {
 				t.Fatalf("err = %v, want EUNAVAILABLE with detail %s", err, tt.errType)
 			}
@@ -82,7 +82,7 @@ func TestDecrypt_ProxyAnswers(t *testing.T) {
 			}))
 			t.Cleanup(proxy.Close)
 			crypto := kms.New(newClient(proxy.URL, true), "alias/any", 0)
-			_, err := crypto.Decrypt(context.Background(), "alice", "alias/any", []byte("x"))
+			_, _, err := crypto.Decrypt(context.Background(), "alice", "alias/any", []byte("x"))
 			if app.ErrorCode(err) != app.EUNAVAILABLE || app.ErrorDetail(err) != tt.wantDetail {
 				t.Fatalf("err = %v, want EUNAVAILABLE with detail %q", err, tt.wantDetail)
 			}

@@ -59,7 +59,7 @@ func writesPerCall(t *testing.T, plaintext string, optFns ...func(*awskms.Option
 	writes.Store(0)
 	const calls = 20
 	for range calls {
-		pt, err := crypto.Decrypt(ctx, "alice", keyID, ct)
+		pt, _, err := crypto.Decrypt(ctx, "alice", keyID, ct)
 		if err != nil || string(pt) != plaintext {
 			t.Fatalf("Decrypt = %q, %v", pt, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -93,8 +94,12 @@ func (c *Crypto) Encrypt(ctx context.Context, name string, plaintext []byte) ([]
 	return out.CiphertextBlob, keyID, nil
 }
 
-// Decrypt decrypts ciphertext with the caller's keyID, bound to name.
-func (c *Crypto) Decrypt(ctx context.Context, name, keyID string, ciphertext []byte) ([]byte, error) {
+// Decrypt decrypts ciphertext with the caller's keyID, bound to name. It
+// returns the request id KMS answered with (its x-amzn-RequestId header),
+// which CloudTrail records as the event's requestID: "The value that
+// identifies the request. The service being called generates this value."
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html
+func (c *Crypto) Decrypt(ctx context.Context, name, keyID string, ciphertext []byte) ([]byte, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	out, err := c.client.Decrypt(ctx, &kms.DecryptInput{
@@ -103,9 +108,10 @@ func (c *Crypto) Decrypt(ctx context.Context, name, keyID string, ciphertext []b
 		EncryptionContext: encryptionContext(name),
 	})
 	if err != nil {
-		return nil, decryptError(err)
+		return nil, "", decryptError(err)
 	}
-	return out.Plaintext, nil
+	requestID, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+	return out.Plaintext, requestID, nil
 }
 
 // refusalCodes are the Decrypt errors that are KMS's verdict on the caller's

@@ -59,10 +59,41 @@ func TestEncryptDecrypt_RoundTrip(t *testing.T) {
 		t.Fatal("ciphertext contains the plaintext")
 	}
 	for _, callerKey := range []string{keyID, f.key.ID, "alias/kmswatch-test"} {
-		pt, err := f.crypto.Decrypt(ctx, "alice", callerKey, ct)
+		pt, _, err := f.crypto.Decrypt(ctx, "alice", callerKey, ct)
 		if err != nil || string(pt) != "hello" {
 			t.Fatalf("Decrypt with %q = %q, %v", callerKey, pt, err)
 		}
+	}
+}
+
+// TestDecrypt_RequestIDIsCloudTrails: the request id Decrypt returns is the
+// requestID of the CloudTrail record of that very call, one per call, so a
+// trail's Decrypt can be matched with the app's decrypt_served line.
+func TestDecrypt_RequestIDIsCloudTrails(t *testing.T) {
+	f := newFixture(t, true)
+	ctx := context.Background()
+	ct, _, err := f.crypto.Encrypt(ctx, "alice", []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 3 {
+		_, requestID, err := f.crypto.Decrypt(ctx, "alice", f.key.ARN, ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records := f.double.Records()
+		var last struct{ EventName, RequestID string }
+		if err := json.Unmarshal(records[len(records)-1], &last); err != nil {
+			t.Fatal(err)
+		}
+		if last.EventName != "Decrypt" || requestID == "" || requestID != last.RequestID {
+			t.Fatalf("Decrypt returned request id %q; the call's CloudTrail record is %+v", requestID, last)
+		}
+		if seen[requestID] {
+			t.Fatalf("request id %q returned twice", requestID)
+		}
+		seen[requestID] = true
 	}
 }
 
@@ -85,7 +116,7 @@ func TestDecrypt_RefusalsComeFromKMS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := f.double.Calls("Decrypt")
-			_, err := f.crypto.Decrypt(ctx, tt.record, tt.key, ct)
+			_, _, err := f.crypto.Decrypt(ctx, tt.record, tt.key, ct)
 			if app.ErrorCode(err) != app.EKEYREFUSED || app.ErrorMessage(err) != app.KeyRefusedMessage {
 				t.Fatalf("err = %v, want EKEYREFUSED with the lab's message", err)
 			}
@@ -112,7 +143,7 @@ func TestDecrypt_CloudTrailSeesRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := f.double.CreateKey("")
-	if _, err := f.crypto.Decrypt(ctx, "alice", other.ARN, ct); app.ErrorCode(err) != app.EKEYREFUSED {
+	if _, _, err := f.crypto.Decrypt(ctx, "alice", other.ARN, ct); app.ErrorCode(err) != app.EKEYREFUSED {
 		t.Fatalf("err = %v", err)
 	}
 	records := f.double.Records()
@@ -162,7 +193,7 @@ func TestUnavailable(t *testing.T) {
 			f := newFixture(t, true)
 			f.double.InjectFault(tt.fault)
 			_, _, encErr := f.crypto.Encrypt(context.Background(), "alice", []byte("hello"))
-			_, decErr := f.crypto.Decrypt(context.Background(), "alice", f.key.ARN, []byte("x"))
+			_, _, decErr := f.crypto.Decrypt(context.Background(), "alice", f.key.ARN, []byte("x"))
 			for _, err := range []error{encErr, decErr} {
 				if app.ErrorCode(err) != app.EUNAVAILABLE || app.ErrorDetail(err) != tt.wantDetail {
 					t.Errorf("err = %v, want EUNAVAILABLE with detail %s", err, tt.wantDetail)
@@ -184,7 +215,7 @@ func TestDisabledKey(t *testing.T) {
 	if err := f.double.DisableKey(f.key.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.crypto.Decrypt(ctx, "alice", keyID, ct)
+	_, _, err = f.crypto.Decrypt(ctx, "alice", keyID, ct)
 	if app.ErrorCode(err) != app.EKEYREFUSED || app.ErrorDetail(err) != "DisabledException" {
 		t.Errorf("Decrypt err = %v, want EKEYREFUSED/DisabledException", err)
 	}
@@ -217,7 +248,7 @@ func TestSlowKMSHitsTheDeadline(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // runs first: lets Close finish
 	crypto := kms.New(newClient(slow.URL, true), "alias/any", 100*time.Millisecond)
 	start := time.Now()
-	_, err := crypto.Decrypt(context.Background(), "alice", "k", []byte("x"))
+	_, _, err := crypto.Decrypt(context.Background(), "alice", "k", []byte("x"))
 	if app.ErrorCode(err) != app.EUNAVAILABLE || app.ErrorDetail(err) != "Timeout" {
 		t.Fatalf("err = %v, want EUNAVAILABLE/Timeout", err)
 	}

@@ -13,15 +13,23 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/kmswatch/kmswatch/app/emf"
 )
 
 // Config is the service's configuration, read from the environment only.
 // Endpoints for KMS and Secrets Manager are not here on purpose: the SDK reads
 // AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KMS and AWS_ENDPOINT_URL_SECRETS_MANAGER.
 type Config struct {
-	Port      int    `env:"PORT" envDefault:"8080"`
-	KMSKeyID  string `env:"KMS_KEY_ID,required,notEmpty"`
-	AWSRegion string `env:"AWS_REGION,required,notEmpty"`
+	Port int `env:"PORT" envDefault:"8080"`
+	// BindAddress is the IP address to listen on; empty (the default) is
+	// every interface, which the container needs. 127.0.0.1 for a laptop.
+	BindAddress string `env:"BIND_ADDRESS"`
+	KMSKeyID    string `env:"KMS_KEY_ID,required,notEmpty"`
+	AWSRegion   string `env:"AWS_REGION,required,notEmpty"`
+	// MetricsService is the Service dimension of the EMF metrics (app/emf):
+	// one value per stack, so that stacks in one account keep apart.
+	MetricsService string `env:"METRICS_SERVICE" envDefault:"kmswatch-app"`
 
 	// Either DATABASE_URL (local) or the RDS set: DB_SECRET_ARN names the
 	// RDS-managed master secret {"username","password"}.
@@ -65,6 +73,8 @@ func (c Config) validate() error {
 	switch {
 	case c.Port < 0 || c.Port > 65535:
 		return &configError{"PORT", fmt.Sprintf("%d is not a TCP port (0-65535)", c.Port)}
+	case c.BindAddress != "" && !isIPAddress(c.BindAddress):
+		return &configError{"BIND_ADDRESS", fmt.Sprintf("%q is not an IP address; use e.g. 127.0.0.1 or ::1, or leave it unset for every interface", c.BindAddress)}
 	case c.DatabaseURL != "" && rds:
 		return &configError{"DATABASE_URL", "set either DATABASE_URL or DB_SECRET_ARN with DB_HOST and DB_NAME, not both"}
 	case c.DatabaseURL == "" && !rds:
@@ -84,6 +94,9 @@ func (c Config) validate() error {
 	case !sslModes[c.DBSSLMode]:
 		return &configError{"DB_SSLMODE", fmt.Sprintf("%q is not a libpq sslmode (disable, allow, prefer, require, verify-ca, verify-full)", c.DBSSLMode)}
 	}
+	if err := emf.ValidateService(c.MetricsService); err != nil {
+		return &configError{"METRICS_SERVICE", err.Error()}
+	}
 	switch {
 	case c.DBMaxConns < 1:
 		return &configError{"DB_MAX_CONNS", "must be at least 1"}
@@ -98,6 +111,12 @@ func (c Config) validate() error {
 		}
 	}
 	return nil
+}
+
+// isIPAddress reports whether s is an IPv4 or IPv6 address (no zone, no port).
+func isIPAddress(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
 
 // PostgresURL is DATABASE_URL, or the RDS endpoint without credentials

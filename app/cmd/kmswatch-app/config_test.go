@@ -48,6 +48,11 @@ func TestConfigErrors(t *testing.T) {
 		{"DATABASE_URL not postgres", validEnv, map[string]string{"DATABASE_URL": "mysql://u:hunter2@h/db"}, nil, "DATABASE_URL", "postgres://"},
 		{"PORT not a number", validEnv, map[string]string{"PORT": "eighty"}, nil, "PORT", "invalid int"},
 		{"PORT out of range", validEnv, map[string]string{"PORT": "70000"}, nil, "PORT", "not a TCP port"},
+		{"BIND_ADDRESS a host name", validEnv, map[string]string{"BIND_ADDRESS": "localhost"}, nil, "BIND_ADDRESS", "not an IP address; use e.g. 127.0.0.1"},
+		{"BIND_ADDRESS with a port", validEnv, map[string]string{"BIND_ADDRESS": "127.0.0.1:8080"}, nil, "BIND_ADDRESS", "not an IP address"},
+		{"BIND_ADDRESS with a zone", validEnv, map[string]string{"BIND_ADDRESS": "fe80::1%eth0"}, nil, "BIND_ADDRESS", "not an IP address"},
+		{"METRICS_SERVICE with a space", validEnv, map[string]string{"METRICS_SERVICE": "kms watch"}, nil, "METRICS_SERVICE", "letters, digits"},
+		{"METRICS_SERVICE too long", validEnv, map[string]string{"METRICS_SERVICE": strings.Repeat("a", 256)}, nil, "METRICS_SERVICE", "1 to 255 characters"},
 		{"LOG_LEVEL unknown", validEnv, map[string]string{"LOG_LEVEL": "loud"}, nil, "LOG_LEVEL", "invalid"},
 		{"TRUSTED_PROXIES not a CIDR", validEnv, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,nonsense"}, nil, "TRUSTED_PROXIES", "invalid"},
 		{"STARTUP_TIMEOUT not a duration", validEnv, map[string]string{"STARTUP_TIMEOUT": "soon"}, nil, "STARTUP_TIMEOUT", "invalid"},
@@ -95,6 +100,9 @@ func TestConfigDefaultsAndRDSURL(t *testing.T) {
 	}
 	if cfg.Port != 8080 || cfg.DBSSLMode != "require" || cfg.LogLevel != slog.LevelInfo {
 		t.Errorf("defaults: port %d, sslmode %q, log level %v", cfg.Port, cfg.DBSSLMode, cfg.LogLevel)
+	}
+	if cfg.BindAddress != "" || cfg.MetricsService != "kmswatch-app" {
+		t.Errorf("defaults: BIND_ADDRESS %q (want every interface), METRICS_SERVICE %q", cfg.BindAddress, cfg.MetricsService)
 	}
 	want := "postgres://db.abc.eu-west-1.rds.amazonaws.com:5432/kmswatch?sslmode=require"
 	if got := cfg.PostgresURL(); got != want {

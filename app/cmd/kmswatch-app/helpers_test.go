@@ -103,7 +103,7 @@ func (s *stack) start(t *testing.T) string {
 	}
 	logger := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, cancel := context.WithCancel(context.Background())
-	m, err := Open(ctx, cfg, logger)
+	m, err := Open(ctx, cfg, logger, s.logs)
 	if err != nil {
 		cancel()
 		t.Fatalf("start app: %v", err)

@@ -23,6 +23,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awssm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/kmswatch/kmswatch/app/emf"
 	apphttp "github.com/kmswatch/kmswatch/app/http"
 	"github.com/kmswatch/kmswatch/app/kms"
 	"github.com/kmswatch/kmswatch/app/postgres"
@@ -50,7 +51,7 @@ func run(ctx context.Context, env map[string]string, stdout, stderr io.Writer) i
 		return 2
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	m, err := Open(ctx, cfg, logger)
+	m, err := Open(ctx, cfg, logger, stdout)
 	if err != nil {
 		logger.Error("start-up failed", "error", err.Error())
 		fmt.Fprintf(stderr, "kmswatch-app: start-up failed: %s\n", oneLine(err))
@@ -65,16 +66,23 @@ func run(ctx context.Context, env map[string]string, stdout, stderr io.Writer) i
 
 // Main is the running service.
 type Main struct {
-	cfg    Config
-	logger *slog.Logger
-	db     *postgres.DB
-	server *apphttp.Server
-	ln     net.Listener
-	debug  *http.Server // pprof, only with DEBUG_ADDR
+	cfg     Config
+	logger  *slog.Logger
+	db      *postgres.DB
+	metrics *emf.Recorder
+	server  *apphttp.Server
+	ln      net.Listener
+	debug   *http.Server // pprof, only with DEBUG_ADDR
 }
 
 // Open connects to AWS and PostgreSQL (migrating the schema) and listens.
-func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Main, error) {
+// The service's EMF metric lines go to metricsOut, the same stream as the
+// logger's lines (stdout), for the awslogs driver to ship both.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger, metricsOut io.Writer) (*Main, error) {
+	metrics, err := emf.New(metricsOut, emf.Options{Service: cfg.MetricsService})
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_SERVICE: %w", err) // validated by LoadConfig already
+	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx,
 		awsconfig.WithRegion(cfg.AWSRegion),
 		awsconfig.WithHTTPClient(kms.NewHTTPClient()),
@@ -96,18 +104,19 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Main, error) {
 		return nil, fmt.Errorf("database: %w", err)
 	}
 
-	server := apphttp.NewServer(apphttp.Config{TrustedProxies: cfg.TrustedProxies}, db, crypto, logger)
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	server := apphttp.NewServer(apphttp.Config{TrustedProxies: cfg.TrustedProxies, Meter: metrics}, db, crypto, logger)
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
+		return nil, fmt.Errorf("listen on BIND_ADDRESS %q PORT %d: %w", cfg.BindAddress, cfg.Port, err)
 	}
 	mode := "DATABASE_URL"
 	if cfg.DBSecretARN != "" {
 		mode = "DB_SECRET_ARN"
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "region", cfg.AWSRegion, "database", mode)
-	m := &Main{cfg: cfg, logger: logger, db: db, server: server, ln: ln}
+	logger.Info("listening", "addr", ln.Addr().String(), "region", cfg.AWSRegion, "database", mode,
+		"metrics_service", cfg.MetricsService)
+	m := &Main{cfg: cfg, logger: logger, db: db, metrics: metrics, server: server, ln: ln}
 	if cfg.DebugAddr != "" {
 		if err := m.serveDebug(); err != nil {
 			ln.Close()
@@ -139,8 +148,10 @@ func (m *Main) serveDebug() error {
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
 // Run serves until ctx ends (SIGTERM from ECS), then drains requests in
-// flight within SHUTDOWN_TIMEOUT and closes the database pool.
+// flight within SHUTDOWN_TIMEOUT, writes the last metrics line (after the
+// drain, so the drained requests are in it) and closes the database pool.
 func (m *Main) Run(ctx context.Context) error {
+	m.metrics.Start()
 	served := make(chan error, 1)
 	go func() { served <- m.server.Serve(m.ln) }()
 	var serveErr error
@@ -152,12 +163,13 @@ func (m *Main) Run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
 	defer cancel()
 	err := m.server.Shutdown(shutdownCtx)
+	metricsErr := m.metrics.Close()
 	if m.debug != nil {
 		m.debug.Close()
 	}
 	m.db.Close()
 	m.logger.Info("stopped")
-	return errors.Join(serveErr, err)
+	return errors.Join(serveErr, err, metricsErr)
 }
 
 // oneLine flattens a multi-line error (pgx lists each address it tried).

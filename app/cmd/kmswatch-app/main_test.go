@@ -19,6 +19,7 @@ import (
 	"github.com/kmswatch/kmswatch/app"
 	"github.com/kmswatch/kmswatch/app/awsdouble"
 	apphttp "github.com/kmswatch/kmswatch/app/http"
+	"github.com/kmswatch/kmswatch/app/internal/logtest"
 )
 
 // TestLabCurlCommands follows the lab: encrypt, decrypt by GET with a body
@@ -254,7 +255,8 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	m, err := Open(ctx, cfg, discardLogger())
+	var out logtest.Buffer
+	m, err := Open(ctx, cfg, discardLogger(), &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +288,9 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 	}
 	if n := s.rows(t); n != 1 {
 		t.Fatalf("rows = %d, want the drained request's row", n)
+	}
+	if got := metricSums(t, &out)["EncryptsStored"]; got != 1 {
+		t.Fatalf("metrics count %v encrypts stored, want the drained one", got)
 	}
 }
 

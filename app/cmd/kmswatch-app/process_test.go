@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kmswatch/kmswatch/app/internal/logtest"
 )
 
 // command runs this test binary as the real program (see TestMain); the
@@ -24,7 +26,8 @@ func command(t *testing.T, env map[string]string) *exec.Cmd {
 }
 
 // TestSIGTERMDrainsAndExits runs the program as ECS does: it serves, gets
-// SIGTERM, shuts down cleanly and exits 0.
+// SIGTERM, shuts down cleanly and exits 0, and its last metrics line holds
+// the requests served since the last full minute: none is lost.
 func TestSIGTERMDrainsAndExits(t *testing.T) {
 	s := newStack(t)
 	s.env["PORT"] = "0"
@@ -40,9 +43,11 @@ func TestSIGTERMDrainsAndExits(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
+	var out logtest.Buffer
 	lines := bufio.NewScanner(stdout)
 	var addr string
 	for addr == "" && lines.Scan() {
+		_, _ = out.Write(append(lines.Bytes(), '\n')) // a Buffer never fails
 		var line struct{ Msg, Addr string }
 		if json.Unmarshal(lines.Bytes(), &line) == nil && line.Msg == "listening" {
 			addr = line.Addr
@@ -55,12 +60,22 @@ func TestSIGTERMDrainsAndExits(t *testing.T) {
 	if status, got := call(t, httpClient, "POST", base+"/encrypt", `{"Name":"erin","Text":"t"}`); status != 200 {
 		t.Fatalf("encrypt = %d %v", status, got)
 	}
+	for range 2 {
+		if status, got := call(t, httpClient, "GET", base+"/decrypt", jsonBody("Name", "erin", "Key", s.key.ID)); status != 200 {
+			t.Fatalf("decrypt = %d %v", status, got)
+		}
+	}
+	if status, _ := call(t, httpClient, "GET", base+"/decrypt", jsonBody("Name", "nobody", "Key", s.key.ID)); status != 404 {
+		t.Fatalf("decrypt of an unknown name = %d, want 404", status)
+	}
+	closeClientConnections()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	var rest strings.Builder
 	for lines.Scan() {
 		rest.WriteString(lines.Text() + "\n")
+		_, _ = out.Write(append(lines.Bytes(), '\n')) // a Buffer never fails
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -74,6 +89,13 @@ func TestSIGTERMDrainsAndExits(t *testing.T) {
 	}
 	if !strings.Contains(rest.String(), `"msg":"stopped"`) {
 		t.Errorf("no clean stop logged: %s", rest.String())
+	}
+	sums := metricSums(t, &out)
+	if sums["EncryptsStored"] != 1 || sums["DecryptsServed"] != 2 || sums["DecryptsFailed_unknown_name"] != 1 {
+		t.Errorf("metrics lines sum to %v; want 1 encrypt, 2 decrypts served, 1 unknown name", sums)
+	}
+	if n := len(out.Events(t, "decrypt_served")); n != 2 {
+		t.Errorf("%d decrypt_served lines, want 2", n)
 	}
 }
 
