@@ -3,6 +3,7 @@ package awsdouble
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -76,7 +77,7 @@ func (s *Server) dynamoCall(body []byte, ev *event, action string) (*dynamoTable
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		if _, ok := err.(attrValueError); ok {
+		if errors.As(err, new(attrValueError)) {
 			return nil, nil, validation(err.Error())
 		}
 		return nil, nil, validation("awsdouble models " + action + "'s TableName, Key, Item, expressions, ConsistentRead, ReturnValuesOnConditionCheckFailure, ExclusiveStartKey and Limit only: " + err.Error())

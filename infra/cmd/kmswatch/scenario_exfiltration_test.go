@@ -272,7 +272,7 @@ func TestExfiltrationOutrunsALateAlarm(t *testing.T) {
 func TestAFasterSignalContainsBeforeTheVolumeAlarm(t *testing.T) {
 	rule, _ := rules.Lookup("app-decrypt-volume")
 	early := signal{id: "early-signal", name: "a test signal", delay: 30 * time.Second, delaySource: "the test's",
-		check: func(l *loop, now time.Time) (firing, bool, error) {
+		check: func(_ *loop, now time.Time) (firing, bool, error) {
 			at := rehearsalStart.Add(attackAfter + time.Minute)
 			if now.Before(at) {
 				return firing{}, false, nil

@@ -28,11 +28,11 @@ func TestKeyDeletionIsCancelledAndTheAuditKeyLeftToAPerson(t *testing.T) {
 			if err := json.Unmarshal(raw, &r); err != nil {
 				t.Fatal(err)
 			}
-			switch {
-			case r.EventName == "ScheduleKeyDeletion" || r.EventName == "CancelKeyDeletion" || r.EventName == "EnableKey":
+			switch r.EventName {
+			case "ScheduleKeyDeletion", "CancelKeyDeletion", "EnableKey":
 				who := r.UserIdentity.ARN[strings.LastIndex(r.UserIdentity.ARN, ":")+1:]
 				calls = append(calls, fmt.Sprintf("%s %s by %s %s from %s", r.EventName, keyLabel(l, r.Resources[0].ARN), r.UserIdentity.Type, who, r.SourceIP))
-			case r.EventName == "Decrypt":
+			case "Decrypt":
 				decrypts = append(decrypts, r.ErrorCode)
 			}
 			if strings.Contains(r.UserIdentity.ARN, ":assumed-role/kmswatch-dev-responder/") && bytes.Contains(raw, []byte(l.auditKey.ARN)) {
