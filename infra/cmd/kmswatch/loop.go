@@ -92,6 +92,11 @@ type loop struct {
 	person    *executor.Executor // kmswatch release and status, as the on-call person's IAM user
 	oncall    awsdouble.User
 
+	// The task role's inline policies and the keys' states just before the responder first changed
+	// anything, which release must restore.
+	policiesBefore map[string]string
+	keysBefore     [2]string
+
 	queue eventQueue
 	steps []loopStep
 }

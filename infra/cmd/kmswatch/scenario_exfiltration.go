@@ -47,12 +47,10 @@ type exfiltration struct {
 	next      int // the attacker's next record
 	attackEnd time.Time
 
-	contained      *responder.Record
-	policiesBefore map[string]string
-	keysBefore     [2]string
-	served, asked  int // customers' decrypts answered 200, and sent
-	healthyShown   bool
-	trafficEnd     time.Time
+	contained     *responder.Record
+	served, asked int // customers' decrypts answered 200, and sent
+	healthyShown  bool
+	trafficEnd    time.Time
 }
 
 // rehearseExfiltration runs the scenario from start (the attack starts attackAfter later), with the

@@ -193,11 +193,14 @@ func TestExfiltrationIsContainedAndReleased(t *testing.T) {
 	})
 
 	t.Run("release restores the role's policies and the keys exactly", func(t *testing.T) {
-		if after := l.double.RolePolicies(loopTaskRole); !maps.Equal(after, map[string]string{"task": loopTaskPolicy}) {
-			t.Errorf("inline policies after release: %v", after)
+		if !maps.Equal(l.policiesBefore, map[string]string{"task": loopTaskPolicy}) || l.keysBefore != [2]string{"Enabled", "Enabled"} {
+			t.Fatalf("before the containment: policies %v, keys %v", l.policiesBefore, l.keysBefore)
 		}
-		if app, audit := l.double.KeyState(l.appKey.ID), l.double.KeyState(l.auditKey.ID); app != "Enabled" || audit != "Enabled" {
-			t.Errorf("keys after release: %s, %s", app, audit)
+		if after := l.double.RolePolicies(loopTaskRole); !maps.Equal(after, l.policiesBefore) {
+			t.Errorf("inline policies after release %v, before the containment %v", after, l.policiesBefore)
+		}
+		if keys := [2]string{l.double.KeyState(l.appKey.ID), l.double.KeyState(l.auditKey.ID)}; keys != l.keysBefore {
+			t.Errorf("keys after release %v, before the containment %v", keys, l.keysBefore)
 		}
 		deletes := l.records("DeleteRolePolicy", func(trailRecord) bool { return true })
 		if len(deletes) != 1 || deletes[0].UserIdentity.Type != "IAMUser" || deletes[0].UserIdentity.ARN != l.oncall.ARN {
