@@ -46,8 +46,12 @@ bench: ## Load runs on loopback (wrk) and the replay benchmark; prints req/s, p5
 	bash app/scripts/bench.sh
 	bash infra/scripts/replay-bench.sh
 
-rehearse: ## The lab's scenario offline: app + KMS double + rules in one process
-	$(GO) run ./infra/cmd/kmswatch rehearse
+rehearse: ## The scenarios offline, one after another: the lab's alarm, an exfiltration contained and released, a key deletion cancelled
+	@for s in lab exfiltration key-deletion; do \
+		echo "==> kmswatch rehearse --scenario $$s"; \
+		$(GO) run ./infra/cmd/kmswatch rehearse --scenario $$s || exit 1; \
+		echo; \
+	done
 
 preview: ## pulumi preview of the dev stack (STACK=...); checks Go, Docker and AWS credentials first
 	bash infra/scripts/pulumi.sh preview

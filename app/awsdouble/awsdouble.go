@@ -1,5 +1,6 @@
 // Package awsdouble is an in-process stand-in for the AWS services kmswatch's app, responder and rehearsals
-// call: KMS, Secrets Manager and ECS (JSON 1.1), IAM, STS and SNS (query protocol), all on one endpoint, so
+// call: KMS, Secrets Manager and ECS (JSON 1.1), DynamoDB (JSON 1.0), IAM, STS and SNS (query protocol), all
+// on one endpoint, so
 // the unmodified aws-sdk-go-v2 clients work against it through BaseEndpoint. Every call of an operation it
 // serves, by a caller it knows, yields a CloudTrail record as CloudTrail writes it, failed calls included,
 // which the detection rules replay.
@@ -36,12 +37,15 @@
 //   - KMS Encrypt, Decrypt, GenerateDataKey, DescribeKey, ScheduleKeyDeletion, CancelKeyDeletion (the key stays
 //     Disabled), DisableKey, EnableKey, GetKeyPolicy, PutKeyPolicy (stored, not evaluated).
 //   - SNS Publish to topics made with CreateTopic; Messages returns what was published.
+//   - DynamoDB GetItem, PutItem, UpdateItem and Scan on tables made with CreateTable (a string partition key),
+//     with condition, update and filter expressions evaluated (see dynamodb_expr.go for the subset), so the
+//     responder's record store runs on it unchanged.
 //   - Secrets Manager GetSecretValue of secrets made with PutSecret.
 //
 // Not modelled: signature checks, session expiry, implicit denies (an action no policy allows is allowed
 // here), key policies (so a session of another account may use the double's keys), grants, resource policies
-// and SCPs, user policies, multi-Region keys, key deletion at the end of the waiting period, and delivery of
-// SNS messages.
+// and SCPs, user policies, multi-Region keys, key deletion at the end of the waiting period, delivery of
+// SNS messages, and DynamoDB's sort keys, indexes, reserved words, capacity and item size limits.
 package awsdouble
 
 import (
@@ -102,6 +106,9 @@ type Server struct {
 	topics   map[string]bool // by ARN
 	messages []Message
 
+	dynamoMu sync.Mutex
+	tables   map[string]*dynamoTable // by name
+
 	faultsMu      sync.Mutex
 	faults        []Fault
 	faultsPending atomic.Int64 // lets the hot path skip faultsMu when no fault is armed
@@ -157,6 +164,7 @@ func New(opts Options) *Server {
 		roles:    map[string]*role{},
 		clusters: map[string]map[string]*ecsService{},
 		topics:   map[string]bool{},
+		tables:   map[string]*dynamoTable{},
 		calls:    map[string]*atomic.Int64{},
 		other:    map[string]int64{},
 	}

@@ -106,7 +106,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	h["X-Amzn-Requestid"] = []string{requestID}
 	if _, err := sc.in.ReadFrom(io.LimitReader(r.Body, maxBodyBytes)); err != nil {
 		h["Content-Type"] = []string{jsonContentType}
-		sc.out = writeJSONError(w, sc.out, kmsService, &apiError{errType: "SerializationException", message: "could not read the request body"})
+		sc.out = writeJSONError(w, sc.out, kmsService, &apiError{errType: "SerializationException", message: "could not read the request body"}, nil)
 		return
 	}
 	body := sc.in.Bytes()
@@ -123,7 +123,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if svc == nil {
 		// AWS does not log calls to operations that do not exist.
 		h["Content-Type"] = []string{jsonContentType}
-		sc.out = writeJSONError(w, sc.out, kmsService, &apiError{errType: "UnknownOperationException"})
+		sc.out = writeJSONError(w, sc.out, kmsService, &apiError{errType: "UnknownOperationException"}, nil)
 		return
 	}
 	ev.svc, ev.source = svc, svc.source
@@ -172,12 +172,13 @@ func (s *Server) writeError(w http.ResponseWriter, buf []byte, ev *event, err *a
 	if ev.svc.protocol == queryProtocol {
 		return writeQueryError(w, buf, ev.svc, err, ev.requestID)
 	}
-	return writeJSONError(w, buf, ev.svc, err)
+	return writeJSONError(w, buf, ev.svc, err, ev.errorExtra)
 }
 
-// writeJSONError sends err the way JSON 1.1 services do, using buf; KMS and ECS spell the member
-// "message", Secrets Manager "Message" (the SDK reads either).
-func writeJSONError(w http.ResponseWriter, buf []byte, svc *service, err *apiError) []byte {
+// writeJSONError sends err the way the JSON services do, using buf, with extra members when given (the
+// Item of DynamoDB's failed condition); KMS, ECS and DynamoDB spell the message member "message", Secrets
+// Manager "Message" (the SDK reads either).
+func writeJSONError(w http.ResponseWriter, buf []byte, svc *service, err *apiError, extra []byte) []byte {
 	b := buf[:0]
 	b = append(b, `{"__type":`...)
 	b = appendJSONString(b, err.errType)
@@ -186,6 +187,9 @@ func writeJSONError(w http.ResponseWriter, buf []byte, svc *service, err *apiErr
 		b = append(b, svc.messageMember...)
 		b = append(b, `":`...)
 		b = appendJSONString(b, err.message)
+	}
+	if len(extra) > 0 {
+		b = append(append(b, ','), extra...)
 	}
 	b = append(b, '}')
 	w.Header()["Content-Length"] = []string{strconv.Itoa(len(b))}

@@ -21,9 +21,11 @@ const (
 
 const (
 	jsonContentType = "application/x-amz-json-1.1"
-	xmlContentType  = "text/xml"
-	kmsSource       = "kms.amazonaws.com"
-	secretsSource   = "secretsmanager.amazonaws.com"
+	// DynamoDB speaks JSON 1.0: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.LowLevelAPI.html
+	json10ContentType = "application/x-amz-json-1.0"
+	xmlContentType    = "text/xml"
+	kmsSource         = "kms.amazonaws.com"
+	secretsSource     = "secretsmanager.amazonaws.com"
 )
 
 // operationFunc parses one request body, fills ev, and appends the response body (JSON, or for the query
@@ -48,6 +50,8 @@ type service struct {
 	deniedCode    string // error code of an explicit deny
 	actionPrefix  string // how the service spells its IAM prefix in access denied messages
 	global        bool   // IAM: one endpoint, records in us-east-1
+	json10        bool   // JSON 1.0 rather than 1.1 (DynamoDB)
+	apiVersion    string // written as the record's apiVersion when set (DynamoDB's records carry it)
 	operations    map[string]operation
 }
 
@@ -68,7 +72,10 @@ var (
 		version: "2010-03-31", xmlns: "http://sns.amazonaws.com/doc/2010-03-31/", deniedCode: "AuthorizationError",
 		actionPrefix: "SNS"}
 
-	services = []*service{kmsService, secretsService, ecsAPI, iamService, stsService, snsService}
+	dynamoService = &service{index: 6, source: "dynamodb.amazonaws.com", target: "DynamoDB_20120810.", json10: true,
+		messageMember: "message", deniedCode: "AccessDeniedException", actionPrefix: "dynamodb", apiVersion: "2012-08-10"}
+
+	services = []*service{kmsService, secretsService, ecsAPI, iamService, stsService, snsService, dynamoService}
 )
 
 func init() {
@@ -104,11 +111,21 @@ func init() {
 	snsService.operations = map[string]operation{
 		"Publish": {fn: (*Server).publish, dataEvent: true},
 	}
+	// DynamoDB's item operations are data events (understanding-ddb-log-entries.html).
+	dynamoService.operations = map[string]operation{
+		"GetItem":    {fn: (*Server).getItem, readOnly: true, dataEvent: true},
+		"PutItem":    {fn: (*Server).putItem, dataEvent: true},
+		"UpdateItem": {fn: (*Server).updateItem, dataEvent: true},
+		"Scan":       {fn: (*Server).scan, readOnly: true, dataEvent: true},
+	}
 }
 
 // routeJSON finds the JSON 1.1 service and operation an X-Amz-Target names.
 func routeJSON(target string) (*service, string) {
-	for _, svc := range services[:3] {
+	for _, svc := range services {
+		if svc.protocol != jsonProtocol {
+			continue
+		}
 		if name, ok := strings.CutPrefix(target, svc.target); ok {
 			return svc, name
 		}
@@ -119,7 +136,10 @@ func routeJSON(target string) (*service, string) {
 // routeQuery finds the query protocol service by the signing scope, or else by the API version.
 func routeQuery(scope string, form url.Values) *service {
 	version := form.Get("Version")
-	for _, svc := range services[3:] {
+	for _, svc := range services {
+		if svc.protocol != queryProtocol {
+			continue
+		}
 		if scope == svc.signingName || (scope == "" && version == svc.version) {
 			return svc
 		}
@@ -137,8 +157,11 @@ func (svc *service) endpointHost(region string) string {
 }
 
 func (svc *service) contentType() string {
-	if svc.protocol == queryProtocol {
+	switch {
+	case svc.protocol == queryProtocol:
 		return xmlContentType
+	case svc.json10:
+		return json10ContentType
 	}
 	return jsonContentType
 }

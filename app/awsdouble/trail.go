@@ -65,6 +65,7 @@ type event struct {
 	resourceARN, resourceTy string  // a resource that is not a KMS key
 	readOnly, dataEvent     bool
 	form                    url.Values // a query protocol request's parameters
+	errorExtra              []byte     // members the error body carries besides __type and message
 }
 
 // appendRecord writes ev as CloudTrail writes an AwsApiCall record, fields in the order of AWS's recent
@@ -121,10 +122,16 @@ func (s *Server) appendRecord(b []byte, ev *event) []byte {
 	case ev.resourceARN != "":
 		b = appendResource(b, s.opts.AccountID, ev.resourceTy, ev.resourceARN)
 	}
+	b = append(b, `,"eventType":"AwsApiCall"`...)
+	if ev.svc.apiVersion != "" {
+		b = append(b, `,"apiVersion":"`...)
+		b = append(b, ev.svc.apiVersion...)
+		b = append(b, '"')
+	}
 	if ev.dataEvent {
-		b = append(b, `,"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":`...)
+		b = append(b, `,"managementEvent":false,"recipientAccountId":`...)
 	} else {
-		b = append(b, `,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":`...)
+		b = append(b, `,"managementEvent":true,"recipientAccountId":`...)
 	}
 	b = appendJSONString(b, s.opts.AccountID)
 	if ev.dataEvent {

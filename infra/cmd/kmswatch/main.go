@@ -1,5 +1,6 @@
 // Command kmswatch works with kmswatch's detection rules offline: it lists them as deployed,
-// replays CloudTrail and app logs through them, and rehearses the lab's alarm loop in-process.
+// replays CloudTrail and app logs through them, and rehearses the lab's alarm loop and the responder's
+// loop in-process.
 // release and status work on a deployed stack's responder, through the default AWS configuration.
 //
 // Exit codes: 0 ok; 1 findings (an alarm or immediate rule would have fired) or failures a script
@@ -29,7 +30,7 @@ Usage:
   kmswatch rules    [--role-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]
   kmswatch replay   [--role-arn ARN] [--key-arn KEY]... [--account ID] [--region R] [--period D] [--rule ID]...
                     [--limit N] [--json] FILE|DIR...
-  kmswatch rehearse [--wrong-keys N] [--delivery-delay D] [--json]
+  kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--json]
   kmswatch status   --table NAME [--all] [--json]
   kmswatch release  --table NAME [--force] [--json] RECORD_ID
   kmswatch version
@@ -39,7 +40,8 @@ Commands:
   rules     list the rules with their CloudWatch and EventBridge patterns and thresholds, or
             their Athena and Logs Insights hunting queries
   replay    run CloudTrail log files (and the app's JSON logs) through the rules
-  rehearse  run the lab's scenario in one process: app, KMS double, rules, alarm and notification
+  rehearse  run a scenario in one process: the lab's (app, KMS double, rules, alarm, notification),
+            or the responder's loop (exfiltration, key-deletion) on the AWS double
   status    show what the stack's responder has contained now (reads AWS: IAM, KMS, DynamoDB)
   release   undo a containment from its record (NAME: the stack output responderTable)
   version   print kmswatch's version (the commit it was built from)

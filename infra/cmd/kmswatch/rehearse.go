@@ -23,14 +23,24 @@ import (
 	"github.com/kmswatch/kmswatch/infra/rules"
 )
 
-const rehearseAbout = `Runs the lab's scenario offline, in one process and in seconds: the app's real HTTP handler
-(app/http over app/inmem and app/kms with the real AWS SDK client), the KMS double (which writes a
-CloudTrail record per call) and the rules. It encrypts a text, decrypts it with the right key, then
-decrypts it N times with another key of the double, and shows what CloudWatch would do: the alarm
-transitions and the notification SNS would email.
+const rehearseAbout = `Runs a scenario offline, in one process and in seconds, on a simulated clock, so the outcome
+does not depend on when the command runs. --scenario picks it:
 
-Events are stamped by a rehearsal clock that ticks one second per event, so the outcome does not
-depend on when the command runs.
+  lab           the lab's scenario: the app's real HTTP handler (app/http over app/inmem and
+                app/kms with the real AWS SDK client), the KMS double (which writes a CloudTrail
+                record per call) and the rules. It encrypts a text, decrypts it with the right key,
+                then decrypts it N times with another key of the double, and shows what CloudWatch
+                would do: the alarm transitions and the notification SNS would email. Events are
+                one second apart.
+  exfiltration  the whole loop: the app serves; a copy of its task role session decrypts the
+                database from another address; the app-decrypt-volume alarm fires; the responder
+                (its executor, with the SDK clients its Lambda builds, on the AWS double) revokes
+                the role's older sessions and forces a new deployment; the copy is refused, the new
+                task serves; kmswatch status and release run as the on-call person's IAM user.
+  key-deletion  an IAM user schedules the deletion of the app key and of the audit key; the
+                kms-key-disable-or-delete event reaches the responder, which cancels the app key's
+                deletion (KMS leaves it Disabled) and leaves the audit key to a person; the person
+                enables the app key as the announcement says.
 
 Every log line (the trail's records and the app's own) reaches CloudWatch Logs --delivery-delay
 after it was written. Its data point keeps the event's time, the worst case (CloudWatch Logs does
@@ -40,8 +50,9 @@ average of about 5 minutes ... not guaranteed"); the lab warns of up to 15m. A l
 fires on a burst that arrives up to its tolerance late (printed beside it); a later burst it may
 miss, and the output says which alarms did.
 
-Exit status: 0 when the scenario ran as the lab describes it (encrypt and the right-key decrypt
-succeed, every wrong-key decrypt is refused), 1 otherwise, 2 for bad usage.`
+Exit status: 0 when the scenario ran as described (lab: encrypt and the right-key decrypt succeed,
+every wrong-key decrypt is refused; the others: every step printed ok), 1 otherwise, 2 for bad
+usage.`
 
 // defaultDeliveryDelay is CloudTrail's documented average delivery to CloudWatch Logs, "about 5
 // minutes ... not guaranteed".
@@ -61,12 +72,23 @@ var rehearsalRegion = rules.NotificationContext{
 	StackPrefix: "kmswatch-dev", // as `make up` names the dev stack's alarms
 }
 
+// loopScenarios are the scenarios that run the responder's loop, with the steps each must show.
+var loopScenarios = map[string]struct {
+	run      func(start time.Time, delay time.Duration) (*loop, error)
+	about    string
+	required []string
+}{
+	"exfiltration": {rehearseExfiltration, exfiltrationAbout, exfiltrationSteps},
+	"key-deletion": {rehearseKeyDeletion, keyDeletionAbout, keyDeletionSteps},
+}
+
 func runRehearse(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
-	wrongKeys := fs.Int("wrong-keys", 5, "decrypts with a wrong key (the default trips app-kms-errors and app-decrypt-denied)")
+	scenario := fs.String("scenario", "lab", "lab, exfiltration or key-deletion")
+	wrongKeys := fs.Int("wrong-keys", 5, "lab: decrypts with a wrong key (the default trips app-kms-errors and app-decrypt-denied)")
 	delay := fs.Duration("delivery-delay", defaultDeliveryDelay, "how late each log line reaches CloudWatch Logs (0 to 24h)")
-	asJSON := fs.Bool("json", false, "JSON lines: one per step, alarm transition and notification")
-	fs.Usage = usageFunc(fs, "kmswatch rehearse [--wrong-keys N] [--delivery-delay D] [--json]", rehearseAbout)
+	asJSON := fs.Bool("json", false, "JSON lines: one per step (lab: and per alarm transition and notification)")
+	fs.Usage = usageFunc(fs, "kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--json]", rehearseAbout)
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -74,13 +96,38 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	if len(positional) > 0 {
 		return usageError(stderr, "rehearse", "unexpected argument %q", positional[0])
 	}
-	if *wrongKeys < 0 || *wrongKeys > 10000 {
-		return usageError(stderr, "rehearse", "--wrong-keys %d: must be between 0 and 10000", *wrongKeys)
-	}
 	if *delay < 0 || *delay > maxDeliveryDelay {
 		return usageError(stderr, "rehearse", "--delivery-delay %s: must be between 0 and 24h", *delay)
 	}
-	reh, err := rehearse(*wrongKeys, time.Now().UTC().Truncate(time.Minute), *delay)
+	start := time.Now().UTC().Truncate(time.Minute)
+	if *scenario != "lab" {
+		sc, known := loopScenarios[*scenario]
+		switch {
+		case !known:
+			return usageError(stderr, "rehearse", "--scenario %q: want lab, exfiltration or key-deletion", *scenario)
+		case flagSet(fs, "wrong-keys"):
+			return usageError(stderr, "rehearse", "--wrong-keys applies to --scenario lab only")
+		}
+		l, err := sc.run(start, *delay)
+		if err != nil {
+			fmt.Fprintf(stderr, "kmswatch rehearse: %v\n", err)
+			return exitFindings
+		}
+		if *asJSON {
+			l.writeJSON(stdout, sc.required)
+		} else {
+			l.writeText(stdout, sc.about, sc.required)
+		}
+		if !l.passed(sc.required) {
+			fmt.Fprintf(stderr, "kmswatch rehearse: the %s scenario did not run as described (see the steps)\n", *scenario)
+			return exitFindings
+		}
+		return exitOK
+	}
+	if *wrongKeys < 0 || *wrongKeys > 10000 {
+		return usageError(stderr, "rehearse", "--wrong-keys %d: must be between 0 and 10000", *wrongKeys)
+	}
+	reh, err := rehearse(*wrongKeys, start, *delay)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmswatch rehearse: %v\n", err)
 		return exitFindings
@@ -97,6 +144,13 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// flagSet reports whether the command line set the flag.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // rehearsalClock stamps every event one second after the previous one.
 type rehearsalClock struct {
 	mu  sync.Mutex
@@ -110,10 +164,10 @@ func (c *rehearsalClock) Now() time.Time {
 	return c.now
 }
 
-// clockHandler stamps the app's log lines with the rehearsal clock.
+// clockHandler stamps the app's log lines with the rehearsal's clock.
 type clockHandler struct {
 	slog.Handler
-	clock *rehearsalClock
+	clock interface{ Now() time.Time }
 }
 
 func (h clockHandler) Handle(ctx context.Context, r slog.Record) error {

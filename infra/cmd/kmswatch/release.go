@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/kmswatch/kmswatch/infra/responder"
+	"github.com/kmswatch/kmswatch/infra/responder/executor"
 )
 
 func runRelease(args []string, stdout, stderr io.Writer) int {
@@ -45,15 +46,21 @@ Exit status: 0 released, 1 refused or failed, 2 bad usage.`)
 		fmt.Fprintf(stderr, "kmswatch release: %v\n", err)
 		return exitFindings
 	}
-	rec, err := client.Release(ctx, positional[0], *force)
+	return release(ctx, client, *table, positional[0], *force, *asJSON, stdout, stderr)
+}
+
+// release is the command once its flags are read and its clients built; rehearse calls it with
+// clients aimed at the AWS double.
+func release(ctx context.Context, client *executor.Executor, table, id string, force, asJSON bool, stdout, stderr io.Writer) int {
+	rec, err := client.Release(ctx, id, force)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmswatch release: %v\n", err)
 		if errors.Is(err, responder.ErrNotFound) {
-			fmt.Fprintf(stderr, "kmswatch status --table %s --all lists the records.\n", *table)
+			fmt.Fprintf(stderr, "kmswatch status --table %s --all lists the records.\n", table)
 		}
 		return exitFindings
 	}
-	if *asJSON {
+	if asJSON {
 		out, _ := json.Marshal(rec)
 		fmt.Fprintln(stdout, string(out))
 		return exitOK

@@ -41,22 +41,28 @@ Exit status: 0 nothing held, 1 something contained (or a failure), 2 bad usage.`
 		fmt.Fprintf(stderr, "kmswatch status: %v\n", err)
 		return exitFindings
 	}
+	return status(ctx, client, *table, *all, *asJSON, stdout, stderr)
+}
+
+// status is the command once its flags are read and its clients built; rehearse calls it with
+// clients aimed at the AWS double.
+func status(ctx context.Context, client *executor.Executor, table string, all, asJSON bool, stdout, stderr io.Writer) int {
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	if *all {
+	if all {
 		records, err := client.Store.List(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "kmswatch status: %v\n", err)
 			return exitFindings
 		}
-		writeHistory(w, records, *asJSON)
+		writeHistory(w, records, asJSON)
 	}
 	standing, err := client.Status(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmswatch status: %v\n", err)
 		return exitFindings
 	}
-	writeStanding(w, *table, standing, *asJSON)
+	writeStanding(w, table, standing, asJSON)
 	if len(standing) > 0 {
 		return exitFindings
 	}
