@@ -4,7 +4,8 @@
 # ./local-trail.jsonl) and the local PostgreSQL. Ctrl-C stops both.
 #
 # Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test),
-# PORT (8080), DOUBLE_ADDR (127.0.0.1:4566), TRAIL_FILE (./local-trail.jsonl),
+# PORT (8080), BIND_ADDRESS (127.0.0.1: only this machine reaches the app, which
+# has no authentication; 0.0.0.0 to share it), DOUBLE_ADDR (127.0.0.1:4566), TRAIL_FILE (./local-trail.jsonl),
 # LOG_LEVEL (info; debug adds an access log line per request).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/../.."
 
 export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 export PORT=${PORT:-8080}
+export BIND_ADDRESS=${BIND_ADDRESS:-127.0.0.1}
 export STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-15s}
 export LOG_LEVEL=${LOG_LEVEL:-info}
 DOUBLE_ADDR=${DOUBLE_ADDR:-127.0.0.1:4566}

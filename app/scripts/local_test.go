@@ -25,6 +25,8 @@ func TestLocal_ShowsTheLabsRefusals(t *testing.T) {
 	for _, name := range []string{"KMS key id", "another key", "a disabled key"} {
 		keys[name] = waitFor(t, run.out, regexp.MustCompile(name+`: +(\S+)`), 5*time.Second)
 	}
+	// The app has no authentication: on a laptop it listens on loopback only.
+	waitFor(t, run.out, regexp.MustCompile(`"msg":"listening","addr":"(127\.0\.0\.1):`+run.port+`"`), 5*time.Second)
 	base := "http://127.0.0.1:" + run.port
 	call := func(method, path, body string) int {
 		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
