@@ -134,6 +134,30 @@ func (s *Server) listRolePolicies(_ []byte, ev *event, out []byte) ([]byte, *api
 	return append(out, "</PolicyNames><IsTruncated>false</IsTruncated>"...), nil
 }
 
+// defaultMaxSessionDuration is a role's maximum session duration when none is set: "The default
+// value is one hour (3600 seconds)". Sessions of the role (the ECS task's among them) last at most this.
+// https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html
+const defaultMaxSessionDuration = 3600
+
+// getRole answers GetRole with the fields the responder's release reads (MaxSessionDuration) and
+// the identifying ones; tags, boundaries and last use are not modelled.
+// https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRole.html
+func (s *Server) getRole(_ []byte, ev *event, out []byte) ([]byte, *apiError) {
+	ev.params = iamParams(ev.form.Get("RoleName"), "", "", false)
+	r, name, aerr := s.iamRole(ev, "GetRole")
+	if aerr != nil {
+		return nil, aerr
+	}
+	out = append(out, "<Role>"...)
+	out = appendXMLElement(out, "Path", "/")
+	out = appendXMLElement(out, "RoleName", name)
+	out = appendXMLElement(out, "RoleId", r.id)
+	out = appendXMLElement(out, "Arn", r.arn)
+	out = appendXMLElement(out, "CreateDate", s.started.Format("2006-01-02T15:04:05Z"))
+	out = appendXMLElement(out, "MaxSessionDuration", strconv.Itoa(defaultMaxSessionDuration))
+	return append(out, "</Role>"...), nil
+}
+
 // RolePolicies returns a copy of the inline policies of the account's role roleName, by policy name, as they
 // were put; nil when there is no such role. Tests compare them before a change and after its undo.
 func (s *Server) RolePolicies(roleName string) map[string]string {

@@ -119,3 +119,22 @@ func TestRolePolicyErrorsAreIAMs(t *testing.T) {
 		})
 	}
 }
+
+// GetRole names the role and its maximum session duration, IAM's default one hour: release reads
+// it to know how long a revoked session may still be valid.
+func TestGetRoleGivesTheMaximumSessionDuration(t *testing.T) {
+	d := mustStart(t, awsdouble.Options{})
+	ctx := testContext(t)
+	out, err := d.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(taskRoleName)})
+	if err != nil {
+		t.Fatalf("GetRole: %v", err)
+	}
+	r := out.Role
+	if aws.ToString(r.RoleName) != taskRoleName || !strings.HasSuffix(aws.ToString(r.Arn), ":role/"+taskRoleName) ||
+		aws.ToInt32(r.MaxSessionDuration) != 3600 || r.CreateDate == nil {
+		t.Errorf("role %+v", r)
+	}
+	if _, err := d.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("no-such-role")}); err == nil || !strings.Contains(err.Error(), "NoSuchEntity") {
+		t.Errorf("GetRole of a missing role: %v, want NoSuchEntity", err)
+	}
+}

@@ -103,6 +103,7 @@ func init() {
 		"DeleteRolePolicy": {fn: (*Server).deleteRolePolicy},
 		"GetRolePolicy":    {fn: (*Server).getRolePolicy, readOnly: true},
 		"ListRolePolicies": {fn: (*Server).listRolePolicies, readOnly: true},
+		"GetRole":          {fn: (*Server).getRole, readOnly: true},
 	}
 	stsService.operations = map[string]operation{
 		"GetCallerIdentity": {fn: (*Server).getCallerIdentity, readOnly: true},

@@ -2,6 +2,7 @@ package responder
 
 import (
 	"fmt"
+	"time"
 )
 
 // ReleaseStep is one IAM call release makes: delete the revocation policy, or put back the
@@ -64,4 +65,34 @@ func byPersonHint(r Record) string {
 		}
 	}
 	return ""
+}
+
+// SessionsExpireBy is when every session the record's revocation denies has expired: a role's
+// session lasts at most the role's maximum session duration, so a session issued before the
+// revocation's date is gone that long after it. Before then, release would let such sessions,
+// the copied credentials among them, work again. The zero time when the record revoked nothing.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-settings.html#id_roles_update-session-duration
+func SessionsExpireBy(r Record, maxSession time.Duration) time.Time {
+	var latest time.Time
+	for i, a := range r.Plan.Actions {
+		if a.Kind != RevokeSessions || i >= len(r.Results) || !r.Results[i].Applied {
+			continue
+		}
+		if before, ok := RevokedBefore(a.Document); ok && before.Add(maxSession).After(latest) {
+			latest = before.Add(maxSession)
+		}
+	}
+	return latest
+}
+
+// CheckSessionsExpired refuses a release while revoked sessions may still be valid (ErrSessionsLive),
+// saying until when, unless early is set.
+func CheckSessionsExpired(r Record, now time.Time, maxSession time.Duration, early bool) error {
+	by := SessionsExpireBy(r, maxSession)
+	if early || by.IsZero() || !now.Before(by) {
+		return nil
+	}
+	return fmt.Errorf("%w: record %s denies sessions issued before %s; such a session lasts up to the role's maximum session duration (%s), "+
+		"so the copied credentials may work again until %s. Release after that, or pass --early to lift it now and let them back in",
+		ErrSessionsLive, r.ID, by.Add(-maxSession).UTC().Format(time.RFC3339), maxSession, by.UTC().Format(time.RFC3339))
 }

@@ -102,3 +102,30 @@ func TestRecordStatus(t *testing.T) {
 		t.Errorf("rate-limited record: %s", limited.Status)
 	}
 }
+
+// Lifting the deny lets every session issued before its date work again: release waits until
+// the role's maximum session duration has passed since that date, unless told to go early.
+func TestReleaseWaitsUntilTheRevokedSessionsCanHaveExpired(t *testing.T) {
+	r := applied(t, State{})
+	hour := time.Hour
+	if by := SessionsExpireBy(r, hour); !by.Equal(testNow.Add(hour)) {
+		t.Fatalf("sessions expire by %s, want an hour after the revocation (%s)", by, testNow.Add(hour))
+	}
+	err := CheckSessionsExpired(r, testNow.Add(30*time.Minute), hour, false)
+	if !errors.Is(err, ErrSessionsLive) || !strings.Contains(err.Error(), testNow.Add(hour).UTC().Format(time.RFC3339)) {
+		t.Errorf("half an hour on: %v, want ErrSessionsLive naming when they expire", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		now   time.Time
+		early bool
+	}{{"once they have expired", testNow.Add(hour), false}, {"early, as asked", testNow.Add(time.Minute), true}} {
+		if err := CheckSessionsExpired(r, tc.now, hour, tc.early); err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+	}
+	// A record that revoked nothing (a cancelled key deletion, a dry run) has nothing to wait for.
+	if by := SessionsExpireBy(NewRecord("x", Plan{}, testStack.Mode), hour); !by.IsZero() {
+		t.Errorf("a record without a revocation waits until %s", by)
+	}
+}

@@ -108,4 +108,7 @@ var (
 	// ErrChanged: the role's policy is no longer what the responder wrote; someone changed it
 	// since, and restoring the record's prior state would overwrite their change.
 	ErrChanged = errors.New("changed since the responder wrote it")
+	// ErrSessionsLive: lifting the revocation now would let sessions issued before it work again,
+	// the copied credentials it was written against among them, until they expire.
+	ErrSessionsLive = errors.New("revoked sessions may still be valid")
 )

@@ -16,13 +16,17 @@ func runRelease(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	table := fs.String("table", "", tableFlagHelp)
 	force := fs.Bool("force", false, "undo even when the role's AWSRevokeOlderSessions changed since the record wrote it (overwrites that change)")
+	early := fs.Bool("early", false, "lift the revocation before every session it denies can have expired (the copied credentials work again until they expire)")
 	asJSON := fs.Bool("json", false, "print the released record as JSON")
-	fs.Usage = usageFunc(fs, "kmswatch release --table NAME [--force] [--json] RECORD_ID",
+	fs.Usage = usageFunc(fs, "kmswatch release --table NAME [--force] [--early] [--json] RECORD_ID",
 		`Undoes a containment from its record: removes the AWSRevokeOlderSessions policy the responder
 added to the task role, or puts back the document the role had before, and nothing else. It
 refuses when the policy changed since (release the later record first), when the record is a dry
 run, or when it holds no revocation (a cancelled key deletion is a person's to undo: the record
-names the commands). The record ids are in the responder's messages and in kmswatch status.
+names the commands). It also refuses while a session the revocation denies may still be valid:
+lifting the deny lets every such session work again, the copied credentials among them, until it
+expires, and a role's session lasts up to its maximum session duration (read with iam:GetRole).
+The record ids are in the responder's messages and in kmswatch status.
 
 Exit status: 0 released, 1 refused or failed, 2 bad usage.`)
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
@@ -46,13 +50,13 @@ Exit status: 0 released, 1 refused or failed, 2 bad usage.`)
 		fmt.Fprintf(stderr, "kmswatch release: %v\n", err)
 		return exitFindings
 	}
-	return release(ctx, client, *table, positional[0], *force, *asJSON, stdout, stderr)
+	return release(ctx, client, *table, positional[0], *force, *early, *asJSON, stdout, stderr)
 }
 
 // release is the command once its flags are read and its clients built; rehearse calls it with
 // clients aimed at the AWS double.
-func release(ctx context.Context, client *executor.Executor, table, id string, force, asJSON bool, stdout, stderr io.Writer) int {
-	rec, err := client.Release(ctx, id, force)
+func release(ctx context.Context, client *executor.Executor, table, id string, force, early, asJSON bool, stdout, stderr io.Writer) int {
+	rec, err := client.Release(ctx, id, force, early)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmswatch release: %v\n", err)
 		if errors.Is(err, responder.ErrNotFound) {
@@ -69,6 +73,7 @@ func release(ctx context.Context, client *executor.Executor, table, id string, f
 	for _, s := range rec.Released.Steps {
 		fmt.Fprintf(stdout, "  %s\n", s)
 	}
-	fmt.Fprintln(stdout, "IAM applies policy changes within a few minutes; ECS tasks started since keep their credentials.")
+	// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_disable-perms.html
+	fmt.Fprintln(stdout, `IAM: "It might take a few minutes for policy updates to take effect." ECS tasks started since keep their credentials.`)
 	return exitOK
 }

@@ -44,6 +44,10 @@ func (f *cliIAM) DeleteRolePolicy(_ context.Context, in *iam.DeleteRolePolicyInp
 	return &iam.DeleteRolePolicyOutput{}, nil
 }
 
+func (f *cliIAM) GetRole(_ context.Context, in *iam.GetRoleInput, _ ...func(*iam.Options)) (*iam.GetRoleOutput, error) {
+	return &iam.GetRoleOutput{Role: &iamtypes.Role{RoleName: in.RoleName, MaxSessionDuration: aws.Int32(3600)}}, nil
+}
+
 type cliKMS struct{ state kmstypes.KeyState }
 
 func (f *cliKMS) DescribeKey(_ context.Context, in *kms.DescribeKeyInput, _ ...func(*kms.Options)) (*kms.DescribeKeyOutput, error) {

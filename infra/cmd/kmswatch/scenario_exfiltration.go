@@ -302,7 +302,7 @@ func (x *exfiltration) status() {
 func (x *exfiltration) release() {
 	ctx := context.Background()
 	var out, errOut bytes.Buffer
-	code := release(ctx, x.person, loopTable, x.contained.ID, false, false, &out, &errOut)
+	code := release(ctx, x.person, loopTable, x.contained.ID, false, false, false, &out, &errOut)
 	after := x.double.RolePolicies(loopTaskRole)
 	keys := [2]string{x.double.KeyState(x.appKey.ID), x.double.KeyState(x.auditKey.ID)}
 	var sout, serr bytes.Buffer
@@ -328,8 +328,8 @@ func (x *exfiltration) afterRelease() {
 	x.record(loopStep{ID: "after-release", Title: "after release, the copy is no longer denied",
 		Want: "the copy decrypts again: release lifts the deny for every session issued before its date", OK: err == nil,
 		Got: "Decrypt with the copied session from " + attackerAddress + ": " + outcome(err),
-		Details: []string{"a copied session works again until it expires (the double models no expiry): release once it has expired, " +
-			"or leave the containment in force"}})
+		Details: []string{"release waited until the role's maximum session duration (1 h) had passed since the revocation: on AWS the copy " +
+			"has expired by now; the double models no expiry, so here it is served. Released earlier (--early), it would work again on AWS too"}})
 }
 
 func policyNames(p map[string]string) string {

@@ -223,7 +223,7 @@ func (k *keyDeletion) status() {
 // releaseRefused: release undoes IAM containments only; a key is a person's to enable.
 func (k *keyDeletion) releaseRefused() {
 	var out, errOut bytes.Buffer
-	code := release(context.Background(), k.person, loopTable, k.cancellation.ID, false, false, &out, &errOut)
+	code := release(context.Background(), k.person, loopTable, k.cancellation.ID, false, false, false, &out, &errOut)
 	k.record(loopStep{ID: "release-refused", Title: "kmswatch release --table " + loopTable + " " + k.cancellation.ID,
 		Want: "exit 1: release does not enable or re-schedule a key, and names the commands",
 		OK:   code == exitFindings && strings.Contains(errOut.String(), "aws kms enable-key"),

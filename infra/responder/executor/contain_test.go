@@ -41,7 +41,7 @@ func TestContainThenReleaseRestoresIAMExactly(t *testing.T) {
 	}
 
 	h.clock = h.clock.Add(10 * time.Minute)
-	released, err := h.Release(t.Context(), rec.ID, false)
+	released, err := h.Release(t.Context(), rec.ID, false, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestContainThenReleaseRestoresIAMExactly(t *testing.T) {
 	if released.Status != responder.StatusReleased || h.store.mustGet(t, rec.ID).Status != responder.StatusReleased {
 		t.Errorf("record after release: %s", released.Status)
 	}
-	if _, err := h.Release(t.Context(), rec.ID, false); err == nil {
+	if _, err := h.Release(t.Context(), rec.ID, false, true); err == nil {
 		t.Error("released twice")
 	}
 }
@@ -76,11 +76,11 @@ func TestASecondContainmentRecordsThePriorDocumentAndReleasesInOrder(t *testing.
 	if names := len(h.iam.policies[taskRole]); names != 2 {
 		t.Errorf("the role has %d policies, want its own and one revocation", names)
 	}
-	if _, err := h.Release(t.Context(), first.ID, false); !errors.Is(err, responder.ErrChanged) {
+	if _, err := h.Release(t.Context(), first.ID, false, true); !errors.Is(err, responder.ErrChanged) {
 		t.Errorf("releasing the older record first: %v, want ErrChanged", err)
 	}
 	for _, id := range []string{second.ID, first.ID} {
-		if _, err := h.Release(t.Context(), id, false); err != nil {
+		if _, err := h.Release(t.Context(), id, false, true); err != nil {
 			t.Fatalf("release %s: %v", id, err)
 		}
 	}
@@ -143,7 +143,7 @@ func TestADryRunChangesNothingAndSaysWhatItWouldDo(t *testing.T) {
 	if len(h.sns.published) != 1 || !strings.Contains(*h.sns.published[0].Subject, "DRY RUN") {
 		t.Errorf("announcements %+v", h.sns.published)
 	}
-	if _, err := h.Release(t.Context(), rec.ID, false); err == nil || !strings.Contains(err.Error(), "dry run") {
+	if _, err := h.Release(t.Context(), rec.ID, false, true); err == nil || !strings.Contains(err.Error(), "dry run") {
 		t.Errorf("release of a dry run: %v", err)
 	}
 	// A dry run's rate limit never holds back a real containment.

@@ -45,6 +45,11 @@ func (f *fakeIAM) snapshot() map[string]map[string]string {
 	return out
 }
 
+// GetRole gives IAM's default maximum session duration, one hour.
+func (f *fakeIAM) GetRole(_ context.Context, in *iam.GetRoleInput, _ ...func(*iam.Options)) (*iam.GetRoleOutput, error) {
+	return &iam.GetRoleOutput{Role: &iamtypes.Role{RoleName: in.RoleName, MaxSessionDuration: aws.Int32(3600)}}, nil
+}
+
 func (f *fakeIAM) GetRolePolicy(_ context.Context, in *iam.GetRolePolicyInput, _ ...func(*iam.Options)) (*iam.GetRolePolicyOutput, error) {
 	doc, ok := f.policies[aws.ToString(in.RoleName)][aws.ToString(in.PolicyName)]
 	if !ok {

@@ -26,7 +26,7 @@ func TestAScheduledDeletionOfTheAppKeyIsCancelledAndTheKeyStaysDisabled(t *testi
 	if !strings.Contains(*h.sns.published[0].Subject, "KEY DELETION CANCELLED") || !strings.Contains(msg, "aws kms enable-key --key-id "+appKey) {
 		t.Errorf("announcement:\n%s", msg)
 	}
-	if _, err := h.Release(t.Context(), rec.ID, false); err == nil || !strings.Contains(err.Error(), "enable-key") {
+	if _, err := h.Release(t.Context(), rec.ID, false, true); err == nil || !strings.Contains(err.Error(), "enable-key") {
 		t.Errorf("release of a cancelled deletion: %v", err)
 	}
 	standing, err := h.Status(t.Context())

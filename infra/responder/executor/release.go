@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -11,8 +12,9 @@ import (
 
 // Release undoes a record: it removes the AWSRevokeOlderSessions policy the responder added, or
 // puts back the document that was there before, and nothing else. It refuses when the policy is
-// no longer what the record wrote (responder.ErrChanged) unless force is set.
-func (e *Executor) Release(ctx context.Context, id string, force bool) (responder.Record, error) {
+// no longer what the record wrote (responder.ErrChanged) unless force is set, and while the
+// sessions it revoked may still be valid (responder.ErrSessionsLive) unless early is set.
+func (e *Executor) Release(ctx context.Context, id string, force, early bool) (responder.Record, error) {
 	rec, err := e.Store.Get(ctx, id)
 	if err != nil {
 		return responder.Record{}, err
@@ -36,6 +38,16 @@ func (e *Executor) Release(ctx context.Context, id string, force bool) (responde
 	steps, err := responder.PlanRelease(rec, current, has, force)
 	if err != nil {
 		return rec, err
+	}
+	if !early {
+		got, err := e.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
+		if err != nil {
+			return rec, fmt.Errorf("reading role %s's maximum session duration: %w", role, err)
+		}
+		maxSession := time.Duration(aws.ToInt32(got.Role.MaxSessionDuration)) * time.Second
+		if err := responder.CheckSessionsExpired(rec, e.now(), maxSession, early); err != nil {
+			return rec, err
+		}
 	}
 	var done []string
 	for _, s := range steps {

@@ -25,7 +25,7 @@ func TestStatusShowsWhatIsContainedNow(t *testing.T) {
 	}
 
 	for _, id := range []string{second.ID, first.ID} {
-		if _, err := h.Release(t.Context(), id, false); err != nil {
+		if _, err := h.Release(t.Context(), id, false, true); err != nil {
 			t.Fatal(err)
 		}
 	}
