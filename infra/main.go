@@ -33,6 +33,7 @@ func deployStack(ctx *pulumi.Context) error {
 type stackOutputs struct {
 	URL, ImageURI, KMSKeyID, KMSKeyARN, TaskRoleARN, DBEndpoint pulumi.StringOutput
 	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN        pulumi.StringOutput
+	AppLogGroup                                                 pulumi.StringOutput
 	AlarmNames                                                  pulumi.StringArrayOutput
 	OwnTrail                                                    bool     // false: a brought trail, no trailName
 	Hunting                                                     *Hunting // nil when the hunting setting is off
@@ -51,6 +52,7 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 		"trailName":     o.TrailName,
 		"trailLogGroup": o.TrailLogGroup,
 		"trailBucket":   o.TrailBucket,
+		"appLogGroup":   o.AppLogGroup,
 		"alertTopicArn": o.AlertTopicARN,
 		"alarmNames":    o.AlarmNames,
 	}
@@ -205,6 +207,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		TrailName:     audit.TrailName,
 		TrailLogGroup: audit.TrailLogGroupName,
 		TrailBucket:   audit.BucketName,
+		AppLogGroup:   app.AppLogGroupName,
 		AlertTopicARN: alerts.TopicARN,
 		AlarmNames:    alerts.AlarmNames,
 		OwnTrail:      cfg.broughtTrail() == nil,

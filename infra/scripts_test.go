@@ -38,6 +38,7 @@ case "$1 $2" in
       kmsKeyArn) [ -n "${STUB_KEY_ARN:-}" ] && echo "$STUB_KEY_ARN" || exit 255 ;;
       alarmNames) echo '["kmswatch-dev-app-kms-errors","kmswatch-dev-kms-key-disable-or-delete","kmswatch-dev-app-decrypt-volume","kmswatch-dev-app-decrypt-denied"]' ;;
       trailLogGroup) echo "/kmswatch-dev/cloudtrail" ;;
+      appLogGroup) echo "/kmswatch-dev/app" ;;
       *) exit 255 ;;
     esac ;;
   "config get")

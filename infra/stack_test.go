@@ -53,6 +53,7 @@ func TestStackExportsWhatUsersNeed(t *testing.T) {
 		"taskRoleArn":   role.outStr("arn"),
 		"trailName":     run.one("aws:cloudtrail/trail:Trail").str("name"),
 		"trailLogGroup": "/kmswatch-dev/cloudtrail",
+		"appLogGroup":   "/kmswatch-dev/app",
 		"trailBucket":   run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket").outStr("bucket"), // for the README's aws s3 sync
 		"alertTopicArn": run.one("aws:sns/topic:Topic").outStr("arn"),
 		"dbEndpoint":    db.outStr("address") + ":5432",

@@ -154,8 +154,6 @@ if [ "$deployed" = true ]; then
   alarms="$(stack_output alarmNames --json | tr -d '[]" \n' | tr ',' '\n' | grep -E -- '-(app-kms-errors|app-decrypt-denied)$' | xargs || true)"
   trail_logs="$(stack_output trailLogGroup || true)"
   app_logs="$(stack_output appLogGroup || true)"
-  # Until the stack exports the app's log group, derive it: both are named /<stack prefix>/... (infra/naming.go).
-  [ -n "$app_logs" ] || { [ -z "$trail_logs" ] || app_logs="${trail_logs%/cloudtrail}/app"; }
   cat <<EOF
 
 Two alarms should go to ALARM:
