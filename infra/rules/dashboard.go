@@ -58,7 +58,7 @@ const (
 )
 
 // Dashboard renders the dashboard body: a header and the alarms' states, one row per rule (an
-// alarm's metric with its threshold and the alarm itself; an immediate rule's events), then KMS
+// alarm's metric with its threshold and the alarm's graph; an immediate rule's events), then KMS
 // calls by operation and by key, the trail through Logs Insights, and the app's own metrics. A
 // rule of a kind it has no widgets for is an error, never a silent gap.
 func Dashboard(rs []Rule, s DashboardStack) (string, error) {
@@ -75,9 +75,9 @@ func Dashboard(rs []Rule, s DashboardStack) (string, error) {
 	if len(alarms) > maxAlarmStatusARNs {
 		return "", fmt.Errorf("dashboard: %d alarms; an alarm status widget shows at most %d", len(alarms), maxAlarmStatusARNs)
 	}
-	header := textWidget(fmt.Sprintf("# kmswatch: %s\nGenerated from the detection rules (infra/rules): `pulumi up` replaces any change made here. "+
-		"One row per rule (its metric with the alarm's threshold, and the alarm as CloudWatch evaluates it; or its events), then KMS calls, "+
-		"the trail through Logs Insights, and the app's own metrics.", s.Title))
+	header := textWidget(fmt.Sprintf("# kmswatch: %s\nGenerated from the detection rules (infra/rules): an edit made here is lost "+
+		"when the stack next writes the dashboard, which replaces the whole body. One row per rule (its metric with the alarm's threshold, "+
+		"and the alarm's own graph; or its events), then KMS calls, the trail through Logs Insights, and the app's own metrics.", s.Title))
 	if len(alarms) > 0 {
 		g.row(4, sized{12, header}, sized{12, widget{Type: "alarm", Properties: alarmProps{
 			Title: "The stack's alarms, ALARM first", Alarms: alarms, SortBy: "stateUpdatedTimestamp"}}})
@@ -133,9 +133,13 @@ func ruleRows(g *grid, r Rule, s DashboardStack) error {
 }
 
 // alarmRow: the rule's metric with the threshold drawn as a horizontal annotation, beside the
-// alarm itself. The body structure allows an alarm annotation only in a widget without metrics
-// and without other annotations, hence two widgets: ours names the metric and threshold the
-// alarm spec says; CloudWatch draws the alarm's own from its ARN.
+// alarm's own graph. "If you specify an alarm annotation, you cannot also specify a metrics array
+// in the same widget", nor horizontal annotations (the body structure page), hence two widgets:
+// ours draws the metric and threshold the alarm spec says; the other names the alarm by its ARN
+// and CloudWatch draws "the metric associated with an alarm, including the alarm line" (the CDK's
+// AlarmWidget, which renders that annotation:
+// https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_cloudwatch.AlarmWidget.html). The
+// alarms' states are in the alarm status widget at the top.
 func alarmRow(g *grid, r Rule, s DashboardStack) error {
 	a := r.Alarm()
 	arn, ok := s.AlarmARNs[r.ID]
@@ -158,7 +162,7 @@ func alarmRow(g *grid, r Rule, s DashboardStack) error {
 		YAxis: &yAxis{Left: axis{Min: 0}},
 	}}
 	alarm := widget{Type: "metric", Properties: metricProps{
-		Title: fmt.Sprintf("%s: the alarm and its state", r.ID), Region: s.Region,
+		Title: fmt.Sprintf("%s: the alarm's own graph", r.ID), Region: s.Region,
 		Annotations: &annotations{Alarms: []string{arn}},
 	}}
 	g.row(6, sized{14, metric}, sized{10, alarm})
@@ -198,7 +202,7 @@ func logWidget(title, region, group, query string) (widget, error) {
 	}
 	full := "SOURCE '" + group + "' | " + strings.Join(lines, "\n")
 	if len(full) > MaxInsightsQueryLength {
-		return widget{}, fmt.Errorf("Logs Insights query of %d characters (at most %d)", len(full), MaxInsightsQueryLength)
+		return widget{}, fmt.Errorf("a Logs Insights query of %d characters (at most %d)", len(full), MaxInsightsQueryLength)
 	}
 	return widget{Type: "log", Properties: logProps{Title: title, Region: region, Query: full, View: "table"}}, nil
 }

@@ -2,6 +2,7 @@ package insightsql
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -34,6 +35,55 @@ type token struct {
 // periodUnits are the time units of a period such as bin(5m): the reference names minutes and
 // hours; seconds and days are read too.
 var periodUnits = []string{"s", "m", "h", "d"}
+
+// regex reads /.../ at the cursor; \/ is a slash inside it. RE2 must read the pattern: Insights
+// runs Hyperscan, whose syntax is close to RE2's for the patterns kmswatch writes.
+func (p *parser) regex() (string, error) {
+	start := p.pos
+	if p.pos >= len(p.src) || p.src[p.pos] != '/' {
+		return "", fmt.Errorf("offset %d: a /regex/ here", start)
+	}
+	var b strings.Builder
+	for i := start + 1; i < len(p.src); i++ {
+		switch c := p.src[i]; {
+		case c == '\\' && i+1 < len(p.src):
+			if p.src[i+1] != '/' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(p.src[i+1])
+			i++
+		case c == '/':
+			p.pos = i + 1
+			if _, err := regexp.Compile(b.String()); err != nil {
+				return "", fmt.Errorf("offset %d: regex /%s/: %w", start, b.String(), err)
+			}
+			return b.String(), nil
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", fmt.Errorf("offset %d: a /regex/ that never ends", start)
+}
+
+func (p *parser) accept(k tokKind) bool {
+	if p.peek().kind == k {
+		p.next()
+		return true
+	}
+	return false
+}
+
+func (p *parser) peekWord(w string) bool {
+	t := p.peek()
+	return t.kind == tokIdent && strings.EqualFold(t.text, w)
+}
+
+func (p *parser) peek() token {
+	save := p.pos
+	t := p.next()
+	p.pos = save
+	return t
+}
 
 // skipSpace skips white space and comment lines (a # first on its line, after white space).
 func (p *parser) skipSpace() {

@@ -23,7 +23,6 @@ package insightsql
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -93,7 +92,7 @@ func (p *parser) command() (string, error) {
 	case "fields", "display":
 		return name, p.items(false)
 	case "filter":
-		_, err := p.expr()
+		err := p.expr()
 		return name, err
 	case "stats":
 		p.inStats, p.aggs = true, 0
@@ -105,7 +104,7 @@ func (p *parser) command() (string, error) {
 		return name, err
 	case "sort":
 		for {
-			if _, err := p.expr(); err != nil {
+			if err := p.expr(); err != nil {
 				return name, err
 			}
 			if p.peekWord("asc") || p.peekWord("desc") {
@@ -130,7 +129,7 @@ func (p *parser) command() (string, error) {
 // items reads "expr [as alias], ..." and, for stats, "by expr [as alias], ...".
 func (p *parser) items(stats bool) error {
 	for {
-		if _, err := p.expr(); err != nil {
+		if err := p.expr(); err != nil {
 			return err
 		}
 		if err := p.alias(); err != nil {
@@ -189,36 +188,33 @@ func (p *parser) parseCommand() error {
 
 // Expressions, loosest first: or, and, not, comparison, + -, * / %, ^, unary -, operand.
 
-func (p *parser) expr() (kind, error) { return p.binary(0) }
+func (p *parser) expr() error { return p.binary(0) }
 
-var levels = [][]string{{"or"}, {"and"}}
+var levels = []string{"or", "and"}
 
-func (p *parser) binary(level int) (kind, error) {
+func (p *parser) binary(level int) error {
 	if level == len(levels) {
 		return p.not()
 	}
-	k, err := p.binary(level + 1)
-	for err == nil && p.peekWord(levels[level][0]) {
+	err := p.binary(level + 1)
+	for err == nil && p.peekWord(levels[level]) {
 		p.next()
-		k, err = p.binary(level + 1)
-		k = kindValue
+		err = p.binary(level + 1)
 	}
-	return k, err
+	return err
 }
 
-func (p *parser) not() (kind, error) {
+func (p *parser) not() error {
 	if p.peekWord("not") {
 		p.next()
-		_, err := p.not()
-		return kindValue, err
+		return p.not()
 	}
 	return p.comparison()
 }
 
-func (p *parser) comparison() (kind, error) {
-	k, err := p.arith(0)
-	if err != nil {
-		return k, err
+func (p *parser) comparison() error {
+	if err := p.arith(0); err != nil {
+		return err
 	}
 	negated := p.peekWord("not")
 	if negated {
@@ -230,89 +226,80 @@ func (p *parser) comparison() (kind, error) {
 		p.next()
 		p.skipSpace()
 		if p.pos < len(p.src) && p.src[p.pos] == '/' {
-			_, err = p.regex()
-			return kindValue, err
+			_, err := p.regex()
+			return err
 		}
 		if s := p.next(); s.kind != tokString {
-			return k, p.errAt(s, "like wants a string or a /regex/, got %q", s.text)
+			return p.errAt(s, "like wants a string or a /regex/, got %q", s.text)
 		}
-		return kindValue, nil
+		return nil
 	case t.kind == tokIdent && strings.EqualFold(t.text, "in"):
 		p.next()
-		return kindValue, p.list()
+		return p.list()
 	case negated:
-		return k, p.errAt(t, "not after a value must be followed by like or in, got %q", t.text)
+		return p.errAt(t, "not after a value must be followed by like or in, got %q", t.text)
 	case t.kind == tokOp && t.text == "=~":
 		p.next()
 		p.skipSpace()
-		_, err = p.regex()
-		return kindValue, err
+		_, err := p.regex()
+		return err
 	case t.kind == tokOp && comparisons[t.text]:
 		p.next()
-		_, err = p.arith(0)
-		return kindValue, err
+		return p.arith(0)
 	}
-	return k, nil
+	return nil
 }
 
 var comparisons = map[string]bool{"=": true, "!=": true, "<": true, "<=": true, ">": true, ">=": true}
 
 var arithLevels = []string{"+-", "*/%", "^"}
 
-func (p *parser) arith(level int) (kind, error) {
+func (p *parser) arith(level int) error {
 	if level == len(arithLevels) {
 		return p.unary()
 	}
-	k, err := p.arith(level + 1)
+	err := p.arith(level + 1)
 	for err == nil {
 		t := p.peek()
 		if t.kind != tokOp || len(t.text) != 1 || !strings.Contains(arithLevels[level], t.text) {
 			break
 		}
 		p.next()
-		k, err = p.arith(level + 1)
-		k = kindValue
+		err = p.arith(level + 1)
 	}
-	return k, err
+	return err
 }
 
-func (p *parser) unary() (kind, error) {
+func (p *parser) unary() error {
 	if t := p.peek(); t.kind == tokOp && t.text == "-" {
 		p.next()
 	}
 	return p.operand()
 }
 
-type kind int
-
-const (
-	kindValue kind = iota
-	kindField
-)
-
-func (p *parser) operand() (kind, error) {
+func (p *parser) operand() error {
 	t := p.next()
 	switch t.kind {
 	case tokNumber, tokString, tokPeriod:
-		return kindValue, nil
+		return nil
 	case tokLParen:
-		if _, err := p.expr(); err != nil {
-			return kindValue, err
+		if err := p.expr(); err != nil {
+			return err
 		}
 		if c := p.next(); c.kind != tokRParen {
-			return kindValue, p.errAt(c, "a ) to close the ( at offset %d, got %q", t.pos, c.text)
+			return p.errAt(c, "a ) to close the ( at offset %d, got %q", t.pos, c.text)
 		}
-		return kindValue, nil
+		return nil
 	case tokIdent, tokBacktick:
 		if t.kind == tokIdent && p.peek().kind == tokLParen {
-			return kindValue, p.call(t)
+			return p.call(t)
 		}
 		if t.kind == tokIdent && reserved[strings.ToLower(t.text)] {
-			return kindValue, p.errAt(t, "%q where a field or value belongs", t.text)
+			return p.errAt(t, "%q where a field or value belongs", t.text)
 		}
-		return kindField, nil
+		return nil
 	}
-	return kindValue, p.errAt(t, "a field, value or function, got %q", t.text)
+	return p.errAt(t, "a field, value or function, got %q", t.text)
 }
 
 func (p *parser) call(name token) error {
@@ -335,7 +322,7 @@ func (p *parser) call(name token) error {
 		for {
 			if t := p.peek(); t.kind == tokOp && t.text == "*" && fn == "count" {
 				p.next()
-			} else if _, err := p.expr(); err != nil {
+			} else if err := p.expr(); err != nil {
 				return err
 			}
 			n++
@@ -371,53 +358,4 @@ func (p *parser) list() error {
 		}
 		return nil
 	}
-}
-
-// regex reads /.../ at the cursor; \/ is a slash inside it. RE2 must read the pattern: Insights
-// runs Hyperscan, whose syntax is close to RE2's for the patterns kmswatch writes.
-func (p *parser) regex() (string, error) {
-	start := p.pos
-	if p.pos >= len(p.src) || p.src[p.pos] != '/' {
-		return "", fmt.Errorf("offset %d: a /regex/ here", start)
-	}
-	var b strings.Builder
-	for i := start + 1; i < len(p.src); i++ {
-		switch c := p.src[i]; {
-		case c == '\\' && i+1 < len(p.src):
-			if p.src[i+1] != '/' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(p.src[i+1])
-			i++
-		case c == '/':
-			p.pos = i + 1
-			if _, err := regexp.Compile(b.String()); err != nil {
-				return "", fmt.Errorf("offset %d: regex /%s/: %v", start, b.String(), err)
-			}
-			return b.String(), nil
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return "", fmt.Errorf("offset %d: a /regex/ that never ends", start)
-}
-
-func (p *parser) accept(k tokKind) bool {
-	if p.peek().kind == k {
-		p.next()
-		return true
-	}
-	return false
-}
-
-func (p *parser) peekWord(w string) bool {
-	t := p.peek()
-	return t.kind == tokIdent && strings.EqualFold(t.text, w)
-}
-
-func (p *parser) peek() token {
-	save := p.pos
-	t := p.next()
-	p.pos = save
-	return t
 }
