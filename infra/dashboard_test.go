@@ -256,3 +256,19 @@ func TestDashboardReadsTheStacksRegionAlarmsAndLogs(t *testing.T) {
 		}
 	}
 }
+
+func TestDashboardURLIsTheConsoleOfThePartition(t *testing.T) {
+	for _, tc := range []struct{ partition, region, want string }{
+		{"aws", "eu-west-1", "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=kmswatch-dev"},
+		{"aws-cn", "cn-north-1", "https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1#dashboards:name=kmswatch-dev"},
+		{"aws-us-gov", "us-gov-west-1", "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-west-1#dashboards:name=kmswatch-dev"},
+	} {
+		got, err := dashboardURL(awsEnv{Partition: tc.partition, Region: tc.region, Account: mockAccount}, "kmswatch-dev")
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.partition, got, err, tc.want)
+		}
+	}
+	if _, err := dashboardURL(awsEnv{Partition: "aws-iso", Region: "us-iso-east-1"}, "kmswatch-dev"); err == nil {
+		t.Error("a partition without a known console gave a URL")
+	}
+}
