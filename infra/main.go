@@ -35,6 +35,7 @@ type stackOutputs struct {
 	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN        pulumi.StringOutput
 	AppLogGroup                                                 pulumi.StringOutput
 	AlarmNames                                                  pulumi.StringArrayOutput
+	DashboardURL                                                pulumi.StringOutput
 	OwnTrail                                                    bool     // false: a brought trail, no trailName
 	Hunting                                                     *Hunting // nil when the hunting setting is off
 	ResponderTable                                              pulumi.StringOutput
@@ -55,6 +56,7 @@ func (o *stackOutputs) exports() map[string]pulumi.Output {
 		"appLogGroup":   o.AppLogGroup,
 		"alertTopicArn": o.AlertTopicARN,
 		"alarmNames":    o.AlarmNames,
+		"dashboardUrl":  o.DashboardURL,
 	}
 	if !o.OwnTrail {
 		delete(out, "trailName") // the account's trail, not the stack's
@@ -183,6 +185,17 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		return nil, err
 	}
 
+	dashboard, err := newDashboard(ctx, "dashboard", DashboardArgs{
+		Env: env, Names: names, Rules: cfg.Rules(),
+		TaskRoleARN: identity.TaskRoleARN, AppKeyARN: keys.AppKeyARN, AuditKeyARN: keys.AuditKeyARN,
+		TrailLogGroupName: audit.TrailLogGroupName, AppLogGroupName: app.AppLogGroupName,
+		// The stack sets no METRICS_SERVICE, so the app's default names its metrics: graph every Service.
+		AppMetricsService: "",
+	}, pulumi.DependsOn([]pulumi.Resource{alerts}))
+	if err != nil {
+		return nil, err
+	}
+
 	var hunting *Hunting
 	if cfg.Hunting {
 		hunting, err = newHunting(ctx, "hunting", HuntingArgs{
@@ -210,6 +223,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		AppLogGroup:   app.AppLogGroupName,
 		AlertTopicARN: alerts.TopicARN,
 		AlarmNames:    alerts.AlarmNames,
+		DashboardURL:  dashboard.URL,
 		OwnTrail:      cfg.broughtTrail() == nil,
 	}
 	outputs.ResponderTable, outputs.Responder = response.TableName, response.Enabled

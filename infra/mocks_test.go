@@ -255,6 +255,9 @@ func mockOutputs(typ, name string, in, out map[string]any) string {
 	case "aws:athena/workgroup:Workgroup":
 		out["arn"] = regional("athena", "workgroup/"+str("name"))
 		id = str("name")
+	case "aws:cloudwatch/dashboard:Dashboard": // dashboards are global: no Region in the ARN
+		out["dashboardArn"] = "arn:aws:cloudwatch::" + mockAccount + ":dashboard/" + str("dashboardName")
+		id = str("dashboardName")
 	case "aws:cloudwatch/eventRule:EventRule":
 		out["arn"] = regional("events", "rule/"+str("name"))
 		id = str("name")

@@ -60,6 +60,7 @@ func (n stackNames) TrailLogGroup() string     { return "/" + n.prefix + "/cloud
 func (n stackNames) AppLogGroup() string       { return "/" + n.prefix + "/app" }
 func (n stackNames) AlertTopic() string        { return n.prefix + "-alerts" }
 func (n stackNames) Alarm(r rules.Rule) string { return r.AlarmName(n.prefix) }
+func (n stackNames) Dashboard() string         { return n.prefix }
 func (n stackNames) EventRule(ruleID string) string {
 	return n.prefix + "-" + ruleID
 }

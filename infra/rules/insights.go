@@ -27,9 +27,16 @@ func (r Rule) InsightsOnAppLogs() bool { return r.Source == AppLogs }
 
 // InsightsQuery renders the rule as a Logs Insights query. Without a task role the app rules
 // compare with RoleARNPlaceholder, which no event holds.
-func (r Rule) InsightsQuery(p Params) (string, error) {
+func (r Rule) InsightsQuery(p Params) (string, error) { return r.insightsQuery(p, false) }
+
+// insightsQuery with deployed set leaves out the replay-only conditions, as the deployed filter
+// and event pattern do, so that the query finds what the stack fires on.
+func (r Rule) insightsQuery(p Params, deployed bool) (string, error) {
 	var terms []string
 	for _, c := range r.when {
+		if deployed && c.replayOnly {
+			continue
+		}
 		values, applies := c.queried(p)
 		if !applies {
 			continue
