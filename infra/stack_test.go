@@ -22,6 +22,9 @@ func TestStackDeclaresEveryConcernAsAComponent(t *testing.T) {
 		"kmswatch:service:Service":       {"aws:ecr/repository:Repository", "awsx:ecr:Image", "aws:ecs/service:Service", "aws:lb/loadBalancer:LoadBalancer"},
 		"kmswatch:audit:Audit":           {"aws:cloudtrail/trail:Trail", "aws:s3/bucketV2:BucketV2"},
 		"kmswatch:alerts:Alerts":         {"aws:sns/topic:Topic", "aws:cloudwatch/metricAlarm:MetricAlarm"},
+		"kmswatch:response:Response":     {"aws:lambda/function:Function", "aws:dynamodb/table:Table"},
+		"kmswatch:hunting:Hunting":       {"aws:glue/catalogTable:CatalogTable", "aws:athena/workgroup:Workgroup"},
+		"kmswatch:dashboard:Dashboard":   {"aws:cloudwatch/dashboard:Dashboard"},
 	}
 	for component, types := range children {
 		c := run.one(component)
