@@ -31,14 +31,31 @@ var AthenaColumns = []string{
 	"sourceipaddress", "account", "region",
 }
 
-// HasAthenaQuery reports whether the rule reads CloudTrail records, which the trail bucket holds.
-func (r Rule) HasAthenaQuery() bool { return r.Source == TrailLogs || r.Source == EventBridge }
+// ErrTwoLogs says a rule relates the trail with the app's log (a metric-math difference, a join
+// by request id), which no one Athena or Logs Insights query over either of them can.
+var ErrTwoLogs = errors.New("relates the trail with the app's log, which no single hunting query reads: replay both (kmswatch replay)")
+
+// HasAthenaQuery reports whether the rule reads CloudTrail records, which the trail bucket holds:
+// the log and EventBridge rules on the trail, and a Metrics rule whose metric counts trail records
+// (its conditions say which).
+func (r Rule) HasAthenaQuery() bool {
+	switch r.Source {
+	case TrailLogs, EventBridge:
+		return true
+	case Metrics:
+		return len(r.when) > 0
+	}
+	return false
+}
 
 // AthenaQuery renders the rule as one Athena SQL statement over AthenaTable. Without a task role
 // the app rules compare with RoleARNPlaceholder, which no record holds, as `kmswatch rules` shows them.
 func (r Rule) AthenaQuery(p Params) (string, error) {
 	if !r.HasAthenaQuery() {
-		return "", fmt.Errorf("rule %s: %w", r.ID, ErrNotInTrail)
+		if r.Source == AppLogs {
+			return "", fmt.Errorf("rule %s: %w", r.ID, ErrNotInTrail)
+		}
+		return "", fmt.Errorf("rule %s: %w", r.ID, ErrTwoLogs)
 	}
 	var where []string
 	for _, c := range r.when {
