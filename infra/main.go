@@ -170,6 +170,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		Names:             names,
 		Rules:             cfg.Rules(),
 		TaskRoleARN:       identity.TaskRoleARN,
+		AppKeyARN:         keys.AppKeyARN,
 		KeyARNs:           pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
 		TrailLogGroupName: audit.TrailLogGroupName,
 		AppLogGroupName:   app.AppLogGroupName,
@@ -185,7 +186,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	if cfg.Hunting {
 		hunting, err = newHunting(ctx, "hunting", HuntingArgs{
 			Env: env, Names: names, Rules: cfg.Rules(),
-			TaskRoleARN: identity.TaskRoleARN, KeyARNs: pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
+			TaskRoleARN: identity.TaskRoleARN, AppKeyARN: keys.AppKeyARN, KeyARNs: pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
 			TrailBucket: audit.BucketName, HistoryDays: cfg.LogRetention,
 			TrailLogGroupName: audit.TrailLogGroupName, AppLogGroupName: app.AppLogGroupName, AuditKeyARN: keys.AuditKeyARN,
 		})
