@@ -50,17 +50,18 @@ when an input could not be read or held JSON of no known shape (reported on stde
 line), or when no input held a single record; 2 for bad usage.`
 
 type replayFlags struct {
-	roleARN  string
-	keyRefs  stringList
-	account  string
-	region   string
-	period   time.Duration
-	ruleIDs  stringList
-	limit    int
-	asJSON   bool
-	paths    []string
-	selected []rules.Rule
-	params   rules.Params
+	roleARN   string
+	appKeyARN string
+	keyRefs   stringList
+	account   string
+	region    string
+	period    time.Duration
+	ruleIDs   stringList
+	limit     int
+	asJSON    bool
+	paths     []string
+	selected  []rules.Rule
+	params    rules.Params
 }
 
 func runReplay(args []string, stdout, stderr io.Writer) int {
@@ -68,6 +69,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.StringVar(&f.roleARN, "role-arn", "", "the app's ECS task role: its role ARN, or an assumed-role session ARN (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION means role NAME)")
 	fs.Var(&f.keyRefs, "key-arn", "a KMS key of the stack: key ARN, key id, alias name or alias ARN (repeatable; default: any key)")
+	fs.StringVar(&f.appKeyARN, "app-key-arn", "", "the app key's ARN: app-key-decrypt-rate counts its successful Decrypts, as AWS/KMS's per-key metric does")
 	fs.StringVar(&f.account, "account", "", "keep to records of this AWS account: recipientAccountId, else an EventBridge event's account, else the caller's (app log lines are kept)")
 	fs.StringVar(&f.region, "region", "", "keep to records of this Region: awsRegion, else an EventBridge event's region (app log lines are kept)")
 	fs.DurationVar(&f.period, "period", 0, "evaluate every alarm over this period instead of its own (a multiple of 60s)")
@@ -172,6 +174,9 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 			}
 			f.selected[i] = r.WithFiring(firing)
 		}
+	}
+	if code, ok := f.selectMetricsRules(stderr); !ok {
+		return code, false
 	}
 	if f.roleARN == "" {
 		var kept []rules.Rule
