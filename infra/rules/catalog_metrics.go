@@ -23,6 +23,12 @@ import "time"
 // but counts an operation across the whole account and Region, every key and caller: no rule
 // alarms on it, as the per-key metric counts the same calls for the app key alone.
 
+// metricLateTolerance is how late an AWS/KMS data point may reach CloudWatch and still fire the
+// alarms on it: AWS documents no delay for the per-key metric, so the alarms look back ten
+// minutes, half what the trail's alarms allow for CloudTrail's documented "about 5 minutes". The
+// price: the OK email waits until a burst has left the look-back.
+const metricLateTolerance = 10 * time.Minute
+
 const (
 	kmsNamespace        = "AWS/KMS"
 	kmsSuccessfulMetric = "SuccessfulRequest"
@@ -74,9 +80,9 @@ func appKeyDecryptRate() Rule {
 		Description: "AWS/KMS's per-key count of successful Decrypt calls on the app key above a count per minute, a minute or two after the calls rather than CloudTrail's five: every caller, successes only, no caller or address (app-decrypt-volume has those, later).",
 		Severity:    High,
 		Source:      Metrics,
-		// The trail rule's rate (1000 per 5 minutes) per minute; 1 of 5 one-minute periods, so that a
-		// data point CloudWatch receives up to 4 minutes after its minute still fires the alarm.
-		Firing:  Firing{Period: time.Minute, EvaluationPeriods: 5, DatapointsToAlarm: 1, Threshold: 200},
+		// The trail rule's rate (1000 per 5 minutes) per minute; 1 of 11 one-minute periods, so that
+		// a data point CloudWatch has up to metricLateTolerance late still fires the alarm.
+		Firing:  Firing{Period: time.Minute, EvaluationPeriods: 1 + int(metricLateTolerance/time.Minute), DatapointsToAlarm: 1, Threshold: 200},
 		Runbook: "Compare with the app's own count (kmswatch/app DecryptsServed, or app-decrypt-unserved). If the app did not serve them, find the callers in CloudTrail: Decrypt records on the app key, their userIdentity, sourceIPAddress and userAgent.",
 		References: []string{
 			"https://docs.aws.amazon.com/kms/latest/developerguide/monitoring-cloudwatch.html#key-level-api-usage-metric",
@@ -112,9 +118,11 @@ func appKeyDecryptRate() Rule {
 //     line's time, milliseconds later), so a decrypt at hh:mm:59.99 moves +1 to this minute and
 //     -1 to the next: about the decrypts of one call latency per minute;
 //   - health checks: GET / and /healthz make no KMS call, /readyz asks the database only: none.
-// So 5 in a minute breaches, and 2 of the last 4 minutes alarm: a retry burst (4 at most) never
-// breaches alone, an edge moves counts to the next minute rather than repeating, and a copy of
-// the credentials decrypting a record a second breaches every minute. The price: fewer than 5
+// So 5 in a minute breaches, and 2 of the last 12 minutes alarm (metricLateTolerance, as for the
+// rate): a retry burst (4 at most) never breaches alone, an edge moves counts to the next minute
+// rather than repeating, and a copy of the credentials decrypting a record a second breaches
+// every minute. A served count that reaches CloudWatch later than KMS's leaves only the newest
+// minute without it, one breaching point, as long as it is at most a minute later. The price: fewer than 5
 // unexplained decrypts a minute go unseen here; app-decrypt-unmatched finds each one offline.
 
 func appDecryptUnserved() Rule {
@@ -124,7 +132,7 @@ func appDecryptUnserved() Rule {
 		Description: "AWS/KMS's per-key count of successful Decrypt calls on the app key, minus the app's count of the decrypts it served (its decrypt_served lines), above a small tolerance: the app key used by someone other than the app, typically a copy of the task role's credentials. Minutes ahead of CloudTrail; no caller or address (app-decrypt-unmatched names them offline).",
 		Severity:    Critical,
 		Source:      Metrics,
-		Firing:      Firing{Period: time.Minute, EvaluationPeriods: 4, DatapointsToAlarm: 2, Threshold: 5},
+		Firing:      Firing{Period: time.Minute, EvaluationPeriods: 2 + int(metricLateTolerance/time.Minute), DatapointsToAlarm: 2, Threshold: 5},
 		Runbook:     "Someone decrypts with the app key outside the app. If the responder contains on this alarm, the task role's sessions are revoked already. Find the callers: kmswatch replay --role-arn <task role> on the trail and the app's log lists every Decrypt by the task role without a served line, with its caller, address and time.",
 		References: []string{
 			"https://docs.aws.amazon.com/kms/latest/developerguide/monitoring-cloudwatch.html#key-level-api-usage-metric",
