@@ -27,8 +27,16 @@ Records stream through one at a time, so memory does not grow with the size of a
 Prints a summary line (files read, records judged by shape, what was skipped and why), then, per
 rule, the periods whose count reaches the threshold and the records that matched.
 
-The app rules (app-kms-errors, app-decrypt-volume) look for the app's task role: without --role-arn
-they are skipped, with a note. Rules that notify at once fire per event.
+The app rules (app-kms-errors, app-decrypt-volume, app-decrypt-unmatched) look for the app's task
+role: without --role-arn they are skipped, with a note. Rules that notify at once fire per event.
+
+app-decrypt-unmatched joins the trail with the app's log: give both (the app log group's export
+holds the decrypt_served lines). Each successful Decrypt by the task role whose requestID no
+decrypt_served line carries (its kms_request_id) is reported, with caller, address and time; one
+outside the times the app log covers is not judged, and a note counts those. Only the request ids
+are kept in memory. app-key-decrypt-rate counts what AWS/KMS's per-key metric counts, the
+successful Decrypts of the app key by anyone, and needs --app-key-arn; app-decrypt-unserved alarms
+on metric math that no log holds and is skipped, with a note.
 
 --key-arn scopes kms-key-policy-change and kms-key-disable-or-delete to the given keys, wherever a
 call names them: requestParameters.keyId (key ARN, key id, alias name or alias ARN, as the caller
