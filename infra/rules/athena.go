@@ -157,16 +157,16 @@ func sqlCondition(c cond, values []string, p Params) (string, error) {
 		if len(values) == 0 && len(ends) == 0 {
 			return "", fmt.Errorf("field %s: equals with no value", c.field)
 		}
-		var any []string
+		var either []string
 		if len(values) > 0 {
-			any = append(any, v+" "+sqlIn(values))
+			either = append(either, v+" "+sqlIn(values))
 		}
 		for _, e := range ends {
-			any = append(any, v+" LIKE "+sqlString("%"+likeEscape(e))+` ESCAPE '\'`)
+			either = append(either, v+" LIKE "+sqlString("%"+likeEscape(e))+` ESCAPE '\'`)
 		}
-		test = any[0]
-		if len(any) > 1 {
-			test = "(" + strings.Join(any, " OR ") + ")"
+		test = either[0]
+		if len(either) > 1 {
+			test = "(" + strings.Join(either, " OR ") + ")"
 		}
 	case opPresent, opAbsent:
 		test = v + " IS NOT NULL"
@@ -205,7 +205,7 @@ func jsonField(field string) (string, bool) {
 	}
 	for _, key := range strings.Split(rest, ".") {
 		if key == "" || strings.ContainsFunc(key, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
+			return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
 		}) {
 			return "", false
 		}

@@ -81,8 +81,12 @@ type metricDim struct {
 // bandID is the Id of the anomaly band expression of an adaptive rule's alarm.
 const bandID = "band"
 
-// queryIDPattern is what CloudWatch accepts as a MetricDataQuery Id.
-var queryIDPattern = regexp.MustCompile(`^[a-z][A-Za-z0-9_]*$`)
+// queryIDPattern is what CloudWatch accepts as a MetricDataQuery Id; identifierPattern finds the
+// words of an expression.
+var (
+	queryIDPattern    = regexp.MustCompile(`^[a-z][A-Za-z0-9_]*$`)
+	identifierPattern = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+)
 
 // watchedID is the Id of the query whose value the alarm compares: the expression, or the one input.
 func (m *metricAlarm) watchedID() string {
@@ -260,7 +264,7 @@ func ValidateMetricQueries(qs []MetricQuery, thresholdMetricID string) error {
 // functions (functions are upper case).
 func expressionIDs(expr string) []string {
 	var out []string
-	for _, w := range regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`).FindAllString(expr, -1) {
+	for _, w := range identifierPattern.FindAllString(expr, -1) {
 		if w[0] >= 'a' && w[0] <= 'z' {
 			out = append(out, w)
 		}

@@ -53,7 +53,7 @@ func TestUnservedToleratesWhatIsNotMisuse(t *testing.T) {
 		servedLate  time.Duration // the app's count reaching CloudWatch after KMS's
 	}{
 		{"the app's own traffic", steady, steady, 0},
-		{"an SDK retry after a lost response, every attempt served by KMS once", joined(steady, burst(4, int(appkms.NewRetryer().MaxAttempts())-1)), steady, 0},
+		{"an SDK retry after a lost response, every attempt served by KMS once", joined(steady, burst(4, appkms.NewRetryer().MaxAttempts()-1)), steady, 0},
 		{"a retry burst in each of two minutes far apart", joined(steady, burst(1, 4), burst(8, 4)), steady, 0},
 		{"a minute's served lines lost (a task killed before its driver sent them)", steady, minutes(0, 9, 100)[100:], 0},
 		{"a decrypt at hh:mm:59.99 that the app counts in the next minute, every minute", edgeKMS, edgeServed, 0},
