@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -102,5 +103,36 @@ func TestEvaluateDifferenceTreatsMissingAsZero(t *testing.T) {
 	}
 	if ev := EvaluateDifference(Firing{Immediate: true}, Delayed(burst(0, 5), 0), nil); len(ev.Periods) != 0 {
 		t.Errorf("an immediate firing has no difference to evaluate: %+v", ev)
+	}
+}
+
+// The alarm email of a metric-math alarm lists what it reads and which value it watches, with the
+// stack's app key, rather than the empty metric of a metric filter's alarm.
+func TestUnservedAlarmEmailNamesItsMetrics(t *testing.T) {
+	r, _ := Lookup("app-decrypt-unserved")
+	f := r.Firing
+	served := minutes(0, 9, 1)
+	ev := EvaluateDifference(f, Delayed(joined(served, minutes(2, 9, 300)), 0), Delayed(served, 0))
+	if len(ev.Transitions) == 0 {
+		t.Fatal("no transition")
+	}
+	_, body := r.AlarmEmail(ev.Transitions[0], NotificationContext{Region: "us-east-1", RegionName: "US East (N. Virginia)",
+		Account: "111122223333", StackPrefix: "kmswatch-dev", AppKeyARN: exampleKeyARN})
+	for _, want := range []string{
+		"when the value it watches is GreaterThanOrEqualToThreshold 5.0 for at least 2 of the last 12 period(s) of 60 seconds",
+		"- kms: AWS/KMS SuccessfulRequest [KeyArn=" + exampleKeyARN + ", Operation=Decrypt], Sum per 60 seconds\n",
+		"- served: kmswatch AppDecryptsServed [], Sum per 60 seconds\n",
+		"- unserved = kms - served (the value the alarm watches)\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("email lacks %q:\n%s", want, body)
+		}
+	}
+	rate, _ := Lookup("app-key-decrypt-rate")
+	band := rate.Firing
+	band.AnomalyBand = 2
+	_, body = rate.WithFiring(band).AlarmEmail(ev.Transitions[0], NotificationContext{AppKeyARN: exampleKeyARN})
+	if !strings.Contains(body, "GreaterThanUpperThreshold of ANOMALY_DETECTION_BAND(kms, 2)") {
+		t.Errorf("band email:\n%s", body)
 	}
 }
