@@ -83,3 +83,14 @@ func TestAppKeyArnMustBeAKeyARN(t *testing.T) {
 		t.Errorf("replay --app-key-arn: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// The join's fixture (rules/testdata/join, see its README): the one Decrypt the app did not serve,
+// from another address, is reported; exit 1.
+func TestReplayJoinFixture(t *testing.T) {
+	r := runCLI("replay", "--role-arn", labRole, "--rule", "app-decrypt-unmatched", "--json", "../../rules/testdata/join")
+	lines := matchLines(t, r.stdout)
+	if r.code != exitFindings || len(lines) != 1 || lines[0] != "app-decrypt-unmatched Decrypt" ||
+		!strings.Contains(r.stdout, `"sourceIPAddress":"198.51.100.23"`) || !strings.Contains(r.stdout, `"eventTime":"2020-11-16T22:27:41Z"`) {
+		t.Errorf("exit %d, matches %v\n%s\n%s", r.code, lines, r.stdout, r.stderr)
+	}
+}
