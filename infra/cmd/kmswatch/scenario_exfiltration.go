@@ -20,7 +20,7 @@ import (
 
 const exfiltrationAbout = "a copy of the task role's credentials decrypts the database from outside the app; " +
 	"AWS/KMS's per-key alarms fire minutes before the trail's; the responder contains on decrypts the app did not serve; " +
-	"the copy is refused minutes before the trail's alarm could fire, the app keeps serving; release lifts it; replay names every unserved decrypt."
+	"the copy is refused, the app keeps serving; release lifts it; replay names every unserved decrypt."
 
 // The steps the exfiltration scenario must show, in order.
 // The trail's volume alarm is no required step: with the AWS/KMS alarms the copy is refused
