@@ -20,7 +20,7 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
 	format := fs.String("format", "", "print each rule as a hunting query instead: athena (SQL over the CloudTrail table) or insights (Logs Insights)")
 	stackConfig := fs.String("stack-config", "", "a stack file (e.g. Pulumi.dev.yaml): show the rules with that stack's firing settings, as deployed")
-	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]",
+	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--app-key-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]",
 		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns. --format prints the Athena or Logs Insights query the stack saves\nfor each rule instead.")
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
