@@ -112,8 +112,8 @@ func appKeyDecryptRate() Rule {
 //   - KMS answering after the app's deadline (5 s, app/kms DefaultTimeout): the app logs a
 //     failure, KMS counts a success; one per timed-out request;
 //   - lost log lines: the task definition sets awslogs mode blocking, which ECS documents as
-//     blocking writes rather than dropping lines (infra/service.go); a task killed before its
-//     driver sends loses at most its last batch;
+//     blocking writes rather than dropping lines (infra/service.go); a task that dies before its
+//     log driver has sent them loses what it buffered;
 //   - minute edges: each count lands in the minute of its own timestamp (KMS's request time, the
 //     line's time, milliseconds later), so a decrypt at hh:mm:59.99 moves +1 to this minute and
 //     -1 to the next: about the decrypts of one call latency per minute;

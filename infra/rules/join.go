@@ -10,7 +10,7 @@ import (
 // kms_request_id the x-amzn-RequestId KMS answered with, which CloudTrail records as the event's
 // requestID (app/http decryptServed). A Decrypt by the task role with no such line was not made
 // for the app's callers. Replay reads files in parallel and streams them, so the join keeps the
-// request ids of the served lines only (about 40 bytes each, not records), and drops the matched
+// request id of each served line (a 36-character UUID), never a record, and drops the matched
 // Decrypts when the sorted matches are merged, after every file has been read.
 // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html (requestID)
 
