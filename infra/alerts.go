@@ -17,6 +17,7 @@ type AlertsArgs struct {
 	Names             stackNames
 	Rules             []rules.Rule // rules.Default() with the stack's thresholds
 	TaskRoleARN       pulumi.StringInput
+	AppKeyARN         pulumi.StringInput      // the key whose AWS/KMS per-key metrics the Metrics rules read
 	KeyARNs           pulumi.StringArrayInput // the stack's keys, for rules about key changes
 	TrailLogGroupName pulumi.StringInput
 	AppLogGroupName   pulumi.StringInput
@@ -25,8 +26,10 @@ type AlertsArgs struct {
 	Responder         *Response // its function is also an action of the containing alarms and a target of the key-deletion rule
 }
 
-// Alerts deploys each detection rule: a metric filter and an alarm for log-based rules, an
-// EventBridge rule for rules that notify at once; all of them notify the encrypted alert topic.
+// Alerts deploys each detection rule: a metric filter and an alarm for log-based rules, an alarm
+// on metrics CloudWatch already has for Metrics rules (with the metric filters that publish the
+// app's counts they read), an EventBridge rule for rules that notify at once; all of them notify
+// the encrypted alert topic. Offline rules are replayed, not deployed.
 type Alerts struct {
 	pulumi.ResourceState
 
@@ -56,7 +59,7 @@ func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi
 	}
 	var alarmARNs, eventRuleARNs []string
 	for _, r := range args.Rules {
-		if isLogRule(r) {
+		if hasAlarm(r) {
 			alarmARNs = append(alarmARNs, env.alarmARN(names.Alarm(r)))
 		}
 		if notifiesAtOnce(r) {
@@ -80,12 +83,12 @@ func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi
 	}
 
 	// The rules' values come from resources: the role's real ARN, never a guessed account.
-	params := pulumi.All(args.TaskRoleARN, args.KeyARNs).ApplyT(func(v []any) rules.Params {
-		return stackParams(v[0].(string), v[1].([]string), names)
+	params := pulumi.All(args.TaskRoleARN, args.AppKeyARN, args.KeyARNs).ApplyT(func(v []any) rules.Params {
+		return stackParams(v[0].(string), v[1].(string), v[2].([]string), names)
 	}).(pulumi.AnyOutput)
 	var alarmNames pulumi.StringArray
 	for _, r := range args.Rules {
-		if isLogRule(r) {
+		if hasAlarm(r) {
 			alarm, err := newRuleAlarm(ctx, name, r, params, args, topic.Arn, parent)
 			if err != nil {
 				return nil, err
@@ -109,19 +112,82 @@ func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi
 
 func isLogRule(r rules.Rule) bool { return r.Source == rules.TrailLogs || r.Source == rules.AppLogs }
 
+// hasAlarm: the rule is deployed as a CloudWatch alarm (on its own metric filter's metric, or on
+// metrics CloudWatch already holds).
+func hasAlarm(r rules.Rule) bool { return isLogRule(r) || r.Source == rules.Metrics }
+
 func notifiesAtOnce(r rules.Rule) bool {
 	_, ok := r.EventPattern(rules.Params{})
 	return ok
 }
 
-// newRuleAlarm deploys a log rule: the metric filter on its log group and the alarm on its metric.
+// newRuleAlarm deploys a rule's alarm: for a log rule, the metric filter on its log group and the
+// alarm on its metric; for a Metrics rule, the metric filters that publish the app's counts it
+// reads and the alarm on its Metrics array.
 func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.AnyOutput, args AlertsArgs,
 	topicARN pulumi.StringOutput, parent pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
-	logGroup := args.TrailLogGroupName
-	if r.Source == rules.AppLogs {
-		logGroup = args.AppLogGroupName
+	logGroups := map[rules.Source]pulumi.StringInput{rules.TrailLogs: args.TrailLogGroupName, rules.AppLogs: args.AppLogGroupName}
+	var filters []pulumi.Resource
+	if isLogRule(r) {
+		filter, err := newMetricFilter(ctx, name+"-filter-"+r.ID, args.Names.Alarm(r), logGroups[r.Source],
+			params.ApplyT(func(p any) string { return r.FilterPattern(p.(rules.Params)) }).(pulumi.StringOutput),
+			r.MetricTransformation(), parent)
+		if err != nil {
+			return nil, err
+		}
+		filters = append(filters, filter)
 	}
-	mt := r.MetricTransformation()
+	for i, pm := range r.PublishedMetrics(rules.Params{}) {
+		filter, err := newMetricFilter(ctx, name+"-filter-"+r.ID+"-"+pm.Name, args.Names.Alarm(r)+"-"+pm.Name, logGroups[pm.Source],
+			params.ApplyT(func(p any) string { return r.PublishedMetrics(p.(rules.Params))[i].Pattern }).(pulumi.StringOutput),
+			pm.Transform, parent)
+		if err != nil {
+			return nil, err
+		}
+		filters = append(filters, filter)
+	}
+	spec := r.Alarm()
+	actions := pulumi.Array{topicARN}
+	if args.Responder != nil && args.Responder.Enabled && slices.Contains(args.Responder.AlarmRuleIDs, r.ID) {
+		actions = append(actions, args.Responder.FunctionARN) // ALARM only: OK lifts nothing
+	}
+	alarm := &cloudwatch.MetricAlarmArgs{
+		Name:               pulumi.String(args.Names.Alarm(r)),
+		AlarmDescription:   pulumi.String(alarmDescription(r)),
+		EvaluationPeriods:  pulumi.Int(spec.EvaluationPeriods),
+		DatapointsToAlarm:  pulumi.Int(spec.DatapointsToAlarm), // M of N: see rules.Firing
+		ComparisonOperator: pulumi.String(spec.ComparisonOperator),
+		TreatMissingData:   pulumi.String(spec.TreatMissingData),
+		ActionsEnabled:     pulumi.Bool(true),
+		AlarmActions:       actions,
+		OkActions:          pulumi.Array{topicARN},
+	}
+	switch {
+	case spec.MetricName != "":
+		alarm.Namespace, alarm.MetricName, alarm.Statistic = pulumi.String(spec.Namespace), pulumi.String(spec.MetricName), pulumi.String(spec.Statistic)
+		alarm.Period, alarm.Threshold = pulumi.Int(spec.PeriodSeconds), pulumi.Float64(spec.Threshold)
+	default:
+		// With a Metrics array PutMetricAlarm takes no Namespace, MetricName, Period or Statistic:
+		// each query has its own (rules.MetricQueries, checked by rules.ValidateMetricQueries).
+		alarm.MetricQueries = params.ApplyT(func(p any) ([]cloudwatch.MetricAlarmMetricQuery, error) {
+			qs := r.MetricQueries(p.(rules.Params))
+			if err := rules.ValidateMetricQueries(qs, spec.ThresholdMetricID); err != nil {
+				return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			return metricQueries(qs), nil
+		}).(cloudwatch.MetricAlarmMetricQueryArrayOutput)
+		if spec.ThresholdMetricID != "" {
+			alarm.ThresholdMetricId = pulumi.String(spec.ThresholdMetricID)
+		} else {
+			alarm.Threshold = pulumi.Float64(spec.Threshold)
+		}
+	}
+	return cloudwatch.NewMetricAlarm(ctx, name+"-alarm-"+r.ID, alarm, parent, pulumi.DependsOn(filters))
+}
+
+// newMetricFilter publishes a metric from the log events a pattern matches.
+func newMetricFilter(ctx *pulumi.Context, logicalName, filterName string, logGroup pulumi.StringInput, pattern pulumi.StringOutput,
+	mt rules.MetricTransformation, parent pulumi.ResourceOption) (*cloudwatch.LogMetricFilter, error) {
 	transformation := cloudwatch.LogMetricFilterMetricTransformationArgs{
 		Name:      pulumi.String(mt.Name),
 		Namespace: pulumi.String(mt.Namespace),
@@ -130,38 +196,37 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 	if mt.DefaultValue != nil {
 		transformation.DefaultValue = pulumi.String(strconv.FormatFloat(*mt.DefaultValue, 'f', -1, 64))
 	}
-	filter, err := cloudwatch.NewLogMetricFilter(ctx, name+"-filter-"+r.ID, &cloudwatch.LogMetricFilterArgs{
-		Name:         pulumi.String(args.Names.Alarm(r)),
-		LogGroupName: logGroup,
-		Pattern: params.ApplyT(func(p any) string {
-			return r.FilterPattern(p.(rules.Params))
-		}).(pulumi.StringOutput),
+	return cloudwatch.NewLogMetricFilter(ctx, logicalName, &cloudwatch.LogMetricFilterArgs{
+		Name:                 pulumi.String(filterName),
+		LogGroupName:         logGroup,
+		Pattern:              pattern,
 		MetricTransformation: transformation,
 	}, parent)
-	if err != nil {
-		return nil, err
+}
+
+// metricQueries are the rule set's queries as the provider takes them.
+func metricQueries(qs []rules.MetricQuery) []cloudwatch.MetricAlarmMetricQuery {
+	out := make([]cloudwatch.MetricAlarmMetricQuery, len(qs))
+	for i, q := range qs {
+		returnData := q.ReturnData
+		out[i] = cloudwatch.MetricAlarmMetricQuery{Id: q.ID, ReturnData: &returnData}
+		if q.Label != "" {
+			out[i].Label = &q.Label
+		}
+		if q.Expression != "" {
+			out[i].Expression = &q.Expression
+		}
+		if m := q.Metric; m != nil {
+			dims := map[string]string{}
+			for _, d := range m.Dimensions {
+				dims[d.Name] = d.Value
+			}
+			namespace := m.Namespace
+			out[i].Metric = &cloudwatch.MetricAlarmMetricQueryMetric{Namespace: &namespace, MetricName: m.MetricName,
+				Period: m.PeriodSeconds, Stat: m.Stat, Dimensions: dims}
+		}
 	}
-	spec := r.Alarm()
-	actions := pulumi.Array{topicARN}
-	if args.Responder != nil && args.Responder.Enabled && slices.Contains(args.Responder.AlarmRuleIDs, r.ID) {
-		actions = append(actions, args.Responder.FunctionARN) // ALARM only: OK lifts nothing
-	}
-	return cloudwatch.NewMetricAlarm(ctx, name+"-alarm-"+r.ID, &cloudwatch.MetricAlarmArgs{
-		Name:               pulumi.String(args.Names.Alarm(r)),
-		AlarmDescription:   pulumi.String(alarmDescription(r)),
-		Namespace:          pulumi.String(spec.Namespace),
-		MetricName:         pulumi.String(spec.MetricName),
-		Statistic:          pulumi.String(spec.Statistic),
-		Period:             pulumi.Int(spec.PeriodSeconds),
-		EvaluationPeriods:  pulumi.Int(spec.EvaluationPeriods),
-		DatapointsToAlarm:  pulumi.Int(spec.DatapointsToAlarm), // M of N: see rules.Firing
-		Threshold:          pulumi.Float64(spec.Threshold),
-		ComparisonOperator: pulumi.String(spec.ComparisonOperator),
-		TreatMissingData:   pulumi.String(spec.TreatMissingData),
-		ActionsEnabled:     pulumi.Bool(true),
-		AlarmActions:       actions,
-		OkActions:          pulumi.Array{topicARN},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{filter}))
+	return out
 }
 
 // newRuleEvent deploys a rule that notifies at once: an EventBridge rule on the default bus and

@@ -16,6 +16,7 @@ import (
 func deployedParams(run *stackRun) rules.Params {
 	return rules.Params{
 		TaskRoleARN: run.named("aws:iam/role:Role", "identity-task-role").outStr("arn"),
+		AppKeyARN:   run.named("aws:kms/key:Key", "keys-app").outStr("arn"),
 		KeyARNs: []string{
 			run.named("aws:kms/key:Key", "keys-app").outStr("arn"),
 			run.named("aws:kms/key:Key", "keys-audit").outStr("arn"),
@@ -31,6 +32,8 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 	settings := map[string]string{
 		"appKmsErrorsPeriodSeconds": "300", "appKmsErrorsEvaluationPeriods": "2", "appKmsErrorsThreshold": "4",
 		"appDecryptVolumeThreshold": "250", "appDecryptDeniedDatapointsToAlarm": "2",
+		"appKeyDecryptRateAnomalyBand": "2.5", "appDecryptUnservedThreshold": "8",
+		"containOnRules": `["app-decrypt-volume","app-decrypt-unserved"]`, "response": "contain",
 	}
 	run := mustRun(t, withSettings(settings))
 	cfg, err := parseConfig(lookupFrom(withSettings(settings)))
@@ -44,10 +47,16 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 		rules.AppLogs:   run.named("aws:cloudwatch/logGroup:LogGroup", "app-logs").outStr("name"),
 	}
 
-	var wantFilters, wantEvents int
+	var wantFilters, wantAlarms, wantEvents int
 	for _, r := range cfg.Rules() {
+		if r.Source == rules.Metrics {
+			wantFilters += len(r.PublishedMetrics(params))
+			wantAlarms++
+			checkMetricsRuleDeployed(t, run, cfg, r, params)
+		}
 		if r.Source == rules.TrailLogs || r.Source == rules.AppLogs {
 			wantFilters++
+			wantAlarms++
 			filter := run.named("aws:cloudwatch/logMetricFilter:LogMetricFilter", "alerts-filter-"+r.ID)
 			if got, want := filter.str("pattern"), r.FilterPattern(params); got != want {
 				t.Errorf("%s: filter pattern\n  %s\nwant\n  %s", r.ID, got, want)
@@ -115,8 +124,8 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 	if got := len(run.all("aws:cloudwatch/logMetricFilter:LogMetricFilter")); got != wantFilters {
 		t.Errorf("%d metric filters deployed, the rule set has %d", got, wantFilters)
 	}
-	if got := len(run.all("aws:cloudwatch/metricAlarm:MetricAlarm")); got != wantFilters {
-		t.Errorf("%d alarms deployed, the rule set has %d", got, wantFilters)
+	if got := len(run.all("aws:cloudwatch/metricAlarm:MetricAlarm")); got != wantAlarms {
+		t.Errorf("%d alarms deployed, the rule set has %d", got, wantAlarms)
 	}
 	if got := len(run.all("aws:cloudwatch/eventRule:EventRule")); got != wantEvents || wantEvents == 0 {
 		t.Errorf("%d EventBridge rules deployed, the rule set has %d", got, wantEvents)
@@ -214,7 +223,12 @@ func TestTruncateKeepsWithinTheLimitAndWholeRunes(t *testing.T) {
 // The evaluation behind it is tested in rules (TestLogRulesFireOnLateBursts).
 func TestDeployedAlarmsTolerateLateTrailDelivery(t *testing.T) {
 	run := mustRun(t, baseConfig())
-	alarms := run.all("aws:cloudwatch/metricAlarm:MetricAlarm")
+	var alarms []*recorded
+	for _, r := range rules.Default() {
+		if isLogRule(r) {
+			alarms = append(alarms, run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-"+r.ID))
+		}
+	}
 	if len(alarms) == 0 {
 		t.Fatal("no alarms deployed")
 	}

@@ -22,7 +22,8 @@ type Config struct {
 	AlertEmail string
 
 	// Firing is each alarmed rule's firing, by rule id, from its four settings (rules.SettingName:
-	// appKmsErrorsThreshold, ...PeriodSeconds, ...EvaluationPeriods, ...DatapointsToAlarm).
+	// appKmsErrorsThreshold, ...PeriodSeconds, ...EvaluationPeriods, ...DatapointsToAlarm), and an
+	// adaptive rule's fifth, ...AnomalyBand.
 	Firing map[string]rules.Firing
 
 	NATGateways     string // natSingle or natOnePerAZ
@@ -245,7 +246,8 @@ func (c Config) validate() []error {
 }
 
 // validateResponse checks the responder's settings: containment revokes the task role's
-// sessions, so only an alarm about the task role's own calls may trigger it.
+// sessions, so only an alarm about the task role's own calls, or about decrypts of the app key
+// that the app did not serve (rules.Rule.CanContain), may trigger it.
 func (c Config) validateResponse() []error {
 	var errs []error
 	if _, err := responder.ParseMode(string(c.Response)); err != nil {
@@ -259,8 +261,9 @@ func (c Config) validateResponse() []error {
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("containOnRules: %q is no rule of the rule set (kmswatch rules lists them)", id))
-		case !isLogRule(r) || !r.UsesTaskRole():
-			errs = append(errs, fmt.Errorf("containOnRules: %q has no alarm on the task role's own calls; containment revokes that role's sessions, so only such a rule may trigger it", id))
+		case !r.CanContain():
+			errs = append(errs, fmt.Errorf("containOnRules: %q has no alarm on the task role's own calls nor on decrypts the app did not serve; "+
+				"containment revokes that role's sessions, so only such a rule may trigger it", id))
 		}
 	}
 	if c.ContainmentInterval < 1 || c.ContainmentInterval > 1440 {

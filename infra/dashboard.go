@@ -54,7 +54,7 @@ func newDashboard(ctx *pulumi.Context, name string, args DashboardArgs, opts ...
 	// Every log rule has an alarm (alerts.go), named and so addressed before it exists.
 	alarmARNs := map[string]string{}
 	for _, r := range args.Rules {
-		if isLogRule(r) {
+		if hasAlarm(r) {
 			alarmARNs[r.ID] = env.alarmARN(names.Alarm(r))
 		}
 	}
@@ -69,7 +69,7 @@ func newDashboard(ctx *pulumi.Context, name string, args DashboardArgs, opts ...
 		return rules.DashboardStack{
 			Title:         names.Prefix(),
 			Region:        env.Region,
-			Params:        stackParams(taskRole, []string{appKey, auditKey}, names),
+			Params:        stackParams(taskRole, appKey, []string{appKey, auditKey}, names),
 			AlarmARNs:     alarmARNs,
 			TrailLogGroup: trailLogs,
 			AppLogGroup:   appLogs,

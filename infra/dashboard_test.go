@@ -106,14 +106,26 @@ func TestDashboardNamesOnlyPublishedMetrics(t *testing.T) {
 	keys := []string{run.named("aws:kms/key:Key", "keys-app").outStr("arn"), run.named("aws:kms/key:Key", "keys-audit").outStr("arn")}
 	seen := map[string]bool{}
 	for _, w := range body.Widgets {
+		ids := map[string]bool{}
 		for _, m := range w.Properties.Metrics {
-			for _, ref := range metricRefs(t, w.Properties.Title, m) {
+			if props, ok := m[len(m)-1].(map[string]any); ok {
+				if id, _ := props["id"].(string); id != "" {
+					ids[id] = true
+				}
+			}
+		}
+		for _, m := range w.Properties.Metrics {
+			for _, ref := range metricRefs(t, w.Properties.Title, m, ids) {
 				dims, ok := published[ref.metric]
 				switch {
 				case !ok:
 					t.Errorf("%q graphs %s, which no filter of the stack, the app or AWS publishes", w.Properties.Title, ref.metric)
-				case ref.search && !slices.Equal(ref.dims, dims):
-					t.Errorf("%q searches %s with dimensions %v; it is published with %v", w.Properties.Title, ref.metric, ref.dims, dims)
+				case (ref.search || len(ref.dims) > 0) && !slices.Equal(ref.dims, dims):
+					t.Errorf("%q graphs %s with dimensions %v; it is published with %v", w.Properties.Title, ref.metric, ref.dims, dims)
+				}
+				// The app's metrics carry the task definition's METRICS_SERVICE, the stack's prefix.
+				if v, ok := ref.equal["Service"]; ok && v != "kmswatch-dev" {
+					t.Errorf("%q graphs the app's metrics of Service %q, not this stack's kmswatch-dev", w.Properties.Title, v)
 				}
 				if v, ok := ref.equal["KeyArn"]; ok && !slices.Contains(keys, v) {
 					t.Errorf("%q searches key %s, not one of the stack's %v", w.Properties.Title, v, keys)
@@ -149,16 +161,33 @@ var (
 // metricRefs reads one entry of a metrics array: [namespace, name, dim, value, ..., {props}], or
 // [{expression}] where the expression is SEARCH(...) or SUM(SEARCH(...)). Any other expression
 // is one this test cannot check, and fails it.
-func metricRefs(t *testing.T, title string, entry []any) []metricRef {
+func metricRefs(t *testing.T, title string, entry []any, ids map[string]bool) []metricRef {
 	t.Helper()
 	if ns, ok := entry[0].(string); ok {
 		name, _ := entry[1].(string)
-		return []metricRef{{metric: ns + " " + name}}
+		ref := metricRef{metric: ns + " " + name, equal: map[string]string{}}
+		for i := 2; i+1 < len(entry); i += 2 { // [namespace, name, dim, value, ..., {props}]
+			k, _ := entry[i].(string)
+			v, _ := entry[i+1].(string)
+			ref.dims, ref.equal[k] = append(ref.dims, k), v
+		}
+		return []metricRef{ref}
 	}
 	props, _ := entry[0].(map[string]any)
 	expr, _ := props["expression"].(string)
 	if expr == "" {
 		t.Errorf("%q: a metrics entry that is neither a metric nor an expression: %v", title, entry)
+		return nil
+	}
+	// Metric math over the widget's own entries (an alarm's "kms - served", its anomaly band)
+	// names no metric of its own: every word is an entry's id or a function CloudWatch documents.
+	// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
+	if !strings.Contains(expr, "SEARCH(") {
+		for _, word := range regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`).FindAllString(expr, -1) {
+			if !ids[word] && word != "ANOMALY_DETECTION_BAND" {
+				t.Errorf("%q: expression %q names %q, neither an entry of the widget nor a function", title, expr, word)
+			}
+		}
 		return nil
 	}
 	if rest := searchCall.ReplaceAllString(expr, ""); rest != "" && rest != "SUM()" {

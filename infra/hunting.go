@@ -20,6 +20,7 @@ type HuntingArgs struct {
 	Rules []rules.Rule
 
 	TaskRoleARN pulumi.StringInput
+	AppKeyARN   pulumi.StringInput
 	KeyARNs     pulumi.StringArrayInput
 
 	// TrailBucket holds AWSLogs/<account>/CloudTrail/<region>/...: the stack's trail bucket, or a
@@ -163,12 +164,13 @@ func newHunting(ctx *pulumi.Context, name string, args HuntingArgs, opts ...pulu
 }
 
 // newRuleQueries saves the rule's Athena query in the workgroup (CloudTrail rules) and its Logs
-// Insights query, both rendered by the rules package with the stack's role and keys.
+// Insights query, both rendered by the rules package with the stack's role and keys. A rule that
+// relates the trail with the app's log has neither (rules.ErrTwoLogs): replay judges it.
 func newRuleQueries(ctx *pulumi.Context, name string, r rules.Rule, args HuntingArgs, db *glue.CatalogDatabase, workgroup *athena.Workgroup, parent pulumi.ResourceOption) error {
-	params := pulumi.All(args.TaskRoleARN, args.KeyARNs)
+	params := pulumi.All(args.TaskRoleARN, args.AppKeyARN, args.KeyARNs)
 	render := func(query func(rules.Rule, rules.Params) (string, error)) pulumi.StringOutput {
 		return params.ApplyT(func(v []any) (string, error) {
-			return query(r, r.DeployedParams(stackParams(v[0].(string), v[1].([]string), args.Names)))
+			return query(r, r.DeployedParams(stackParams(v[0].(string), v[1].(string), v[2].([]string), args.Names)))
 		}).(pulumi.StringOutput)
 	}
 	description := fmt.Sprintf("[%s] %s. %s", r.Severity, r.Title, r.Firing)
@@ -182,6 +184,9 @@ func newRuleQueries(ctx *pulumi.Context, name string, r rules.Rule, args Hunting
 		}, parent); err != nil {
 			return err
 		}
+	}
+	if !r.HasInsightsQuery() {
+		return nil
 	}
 	logGroup := args.TrailLogGroupName
 	if r.InsightsOnAppLogs() {

@@ -204,6 +204,10 @@ func TestAlarmsUseStandardResolutionPeriods(t *testing.T) {
 	run := mustRun(t, withSettings(map[string]string{"appKmsErrorsPeriodSeconds": "600", "appKmsErrorsEvaluationPeriods": "144"}))
 	statistics := map[string]bool{"SampleCount": true, "Average": true, "Sum": true, "Minimum": true, "Maximum": true}
 	for _, alarm := range run.all("aws:cloudwatch/metricAlarm:MetricAlarm") {
+		if queries, ok := alarm.in("metricQueries").([]any); ok {
+			checkMetricQueryAlarm(t, alarm, queries)
+			continue
+		}
 		period, periods := int(alarm.num("period")), int(alarm.num("evaluationPeriods"))
 		if period < 60 || period%60 != 0 {
 			t.Errorf("%s: period %d s is not a whole number of minutes", alarm.str("name"), period)
@@ -217,6 +221,37 @@ func TestAlarmsUseStandardResolutionPeriods(t *testing.T) {
 		if len(alarm.str("alarmDescription")) > maxAlarmDescription {
 			t.Errorf("%s: description of %d bytes, CloudWatch allows %d", alarm.str("name"), len(alarm.str("alarmDescription")), maxAlarmDescription)
 		}
+	}
+}
+
+// checkMetricQueryAlarm: an alarm on a Metrics array takes its period from each metric, all the
+// same, whole minutes, at most a day over its evaluation periods; and a threshold of 1 or more
+// unless an anomaly band is the threshold.
+func checkMetricQueryAlarm(t *testing.T, alarm *recorded, queries []any) {
+	t.Helper()
+	periods := int(alarm.num("evaluationPeriods"))
+	seen := map[int]bool{}
+	for i := range queries {
+		if alarm.in("metricQueries", i, "metric") == nil {
+			continue
+		}
+		period := int(alarm.num("metricQueries", i, "metric", "period"))
+		seen[period] = true
+		if period < 60 || period%60 != 0 || periods < 1 || period*periods > 86400 {
+			t.Errorf("%s: query %d: %d x %d s, want whole minutes and at most a day", alarm.str("name"), i, periods, period)
+		}
+		if stat := alarm.str("metricQueries", i, "metric", "stat"); stat != "Sum" {
+			t.Errorf("%s: query %d: statistic %q, want Sum", alarm.str("name"), i, stat)
+		}
+	}
+	if len(seen) != 1 {
+		t.Errorf("%s: metric periods %v, want one period", alarm.str("name"), seen)
+	}
+	if alarm.str("thresholdMetricId") == "" && alarm.num("threshold") < 1 {
+		t.Errorf("%s: threshold %v", alarm.str("name"), alarm.num("threshold"))
+	}
+	if len(alarm.str("alarmDescription")) > maxAlarmDescription {
+		t.Errorf("%s: description of %d bytes, CloudWatch allows %d", alarm.str("name"), len(alarm.str("alarmDescription")), maxAlarmDescription)
 	}
 }
 

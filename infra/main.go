@@ -174,6 +174,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		Names:             names,
 		Rules:             cfg.Rules(),
 		TaskRoleARN:       identity.TaskRoleARN,
+		AppKeyARN:         keys.AppKeyARN,
 		KeyARNs:           pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
 		TrailLogGroupName: audit.TrailLogGroupName,
 		AppLogGroupName:   app.AppLogGroupName,
@@ -189,8 +190,8 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 		Env: env, Names: names, Rules: cfg.Rules(),
 		TaskRoleARN: identity.TaskRoleARN, AppKeyARN: keys.AppKeyARN, AuditKeyARN: keys.AuditKeyARN,
 		TrailLogGroupName: audit.TrailLogGroupName, AppLogGroupName: app.AppLogGroupName,
-		// The stack sets no METRICS_SERVICE, so the app's default names its metrics: graph every Service.
-		AppMetricsService: "",
+		// The task definition sets METRICS_SERVICE to the stack's prefix (service.go): graph this stack's only.
+		AppMetricsService: names.Prefix(),
 	}, pulumi.DependsOn([]pulumi.Resource{alerts}))
 	if err != nil {
 		return nil, err
@@ -200,7 +201,7 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	if cfg.Hunting {
 		hunting, err = newHunting(ctx, "hunting", HuntingArgs{
 			Env: env, Names: names, Rules: cfg.Rules(),
-			TaskRoleARN: identity.TaskRoleARN, KeyARNs: pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
+			TaskRoleARN: identity.TaskRoleARN, AppKeyARN: keys.AppKeyARN, KeyARNs: pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
 			TrailBucket: audit.BucketName, HistoryDays: cfg.LogRetention,
 			TrailLogGroupName: audit.TrailLogGroupName, AppLogGroupName: app.AppLogGroupName, AuditKeyARN: keys.AuditKeyARN,
 		})

@@ -80,9 +80,11 @@ func (e awsEnv) eventRuleARN(name string) string {
 	return e.arn("events", "rule/"+name) // rules on the default event bus
 }
 
-// stackParams are the values the rules compare with in this stack: the task role, the two keys,
-// and the aliases people and the app name them by (DeleteAlias and UpdateAlias calls name the
-// alias, not the key, so the key scope needs both).
-func stackParams(taskRoleARN string, keyARNs []string, n stackNames) rules.Params {
-	return rules.Params{TaskRoleARN: taskRoleARN, KeyARNs: keyARNs, KeyAliases: []string{n.KeyAlias(), n.AuditKeyAlias()}}
+// stackParams are the values the rules compare with in this stack: the task role, the app key
+// (whose per-key metrics the Metrics rules read), the two keys, and the aliases people and the app
+// name them by (DeleteAlias and UpdateAlias calls name the alias, not the key, so the key scope
+// needs both).
+func stackParams(taskRoleARN, appKeyARN string, keyARNs []string, n stackNames) rules.Params {
+	return rules.Params{TaskRoleARN: taskRoleARN, AppKeyARN: appKeyARN, KeyARNs: keyARNs,
+		KeyAliases: []string{n.KeyAlias(), n.AuditKeyAlias()}}
 }

@@ -250,6 +250,9 @@ func TestResponseSettings(t *testing.T) {
 		`{"containOnRules":"[\"nope\"]"}`:                  `containOnRules: "nope" is no rule`,
 		`{"containOnRules":"[\"app-decrypt-denied\"]"}`:    `"app-decrypt-denied" has no alarm on the task role's own calls`,
 		`{"containOnRules":"[\"kms-key-policy-change\"]"}`: `"kms-key-policy-change" has no alarm`,
+		// The per-key rate counts every caller's decrypts, the app's too; the join is not deployed.
+		`{"containOnRules":"[\"app-key-decrypt-rate\"]"}`:  `"app-key-decrypt-rate" has no alarm on the task role's own calls nor on decrypts the app did not serve`,
+		`{"containOnRules":"[\"app-decrypt-unmatched\"]"}`: `"app-decrypt-unmatched" has no alarm`,
 		`{"containOnRules":"[]"}`:                          "containOnRules: empty",
 		`{"containmentIntervalMinutes":"0"}`:               "containmentIntervalMinutes 0: want 1 to 1440",
 	} {
@@ -269,6 +272,20 @@ func TestResponseSettings(t *testing.T) {
 	}
 	if _, ok := rules.Lookup(keyDeletionRuleID); !ok {
 		t.Errorf("rule %s is gone from the rule set", keyDeletionRuleID)
+	}
+	// The fast alarm on decrypts the app did not serve may contain: its alarm invokes, with its permission.
+	fast := mustRun(t, withSettings(map[string]string{"response": "contain", "containOnRules": `["app-decrypt-unserved"]`}))
+	unserved := fast.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-decrypt-unserved")
+	fn := fast.one("aws:lambda/function:Function")
+	if !slices.Contains(unserved.strings("alarmActions"), fn.outStr("arn")) {
+		t.Errorf("the unserved alarm does not invoke the responder: %v", unserved.strings("alarmActions"))
+	}
+	perm := fast.named("aws:lambda/permission:Permission", "response-invoke-by-alarm-app-decrypt-unserved")
+	if perm.str("sourceArn") != unserved.outStr("arn") || perm.str("principal") != "lambda.alarms.cloudwatch.amazonaws.com" {
+		t.Errorf("permission %v for alarm %s", perm.Inputs, unserved.outStr("arn"))
+	}
+	if got := fn.str("environment", "variables", "CONTAIN_ON_ALARMS"); got != "kmswatch-dev-app-decrypt-unserved" {
+		t.Errorf("CONTAIN_ON_ALARMS %q", got)
 	}
 }
 

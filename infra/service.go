@@ -132,15 +132,16 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	containers := pulumi.All(image.ImageUri, args.AppKeyARN, args.DBSecretARN, args.DBAddress, args.DBPort).ApplyT(
 		func(v []any) (string, error) {
 			return containerDefinitions(containerSettings{
-				Image:       v[0].(string),
-				KeyARN:      v[1].(string),
-				SecretARN:   v[2].(string),
-				DBHost:      v[3].(string),
-				DBPort:      v[4].(int),
-				DBName:      args.DBName,
-				Region:      args.Env.Region,
-				LogGroup:    args.Names.AppLogGroup(),
-				LogStreamPx: containerName,
+				Image:          v[0].(string),
+				KeyARN:         v[1].(string),
+				SecretARN:      v[2].(string),
+				DBHost:         v[3].(string),
+				DBPort:         v[4].(int),
+				DBName:         args.DBName,
+				Region:         args.Env.Region,
+				LogGroup:       args.Names.AppLogGroup(),
+				LogStreamPx:    containerName,
+				MetricsService: args.Names.Prefix(),
 			})
 		}).(pulumi.StringOutput)
 	taskDef, err := ecs.NewTaskDefinition(ctx, name+"-task", &ecs.TaskDefinitionArgs{
@@ -269,6 +270,7 @@ func newExecutionRole(ctx *pulumi.Context, name string, repoARN, logGroupARN pul
 // containerSettings are the values the container definition is rendered from.
 type containerSettings struct {
 	Image, KeyARN, SecretARN, DBHost, DBName, Region, LogGroup, LogStreamPx string
+	MetricsService                                                          string // the app's EMF Service dimension: one per stack
 	DBPort                                                                  int
 }
 
@@ -325,6 +327,9 @@ func containerDefinitions(c containerSettings) (string, error) {
 			// The app reads a comma-separated list of CIDRs.
 			{"TRUSTED_PROXIES", vpcCIDR},
 			{"SHUTDOWN_TIMEOUT", shutdownTimeout.String()},
+			// The Service dimension of the app's EMF metrics (app/emf): the stack's name prefix, so
+			// that two stacks in one account keep their counts apart.
+			{"METRICS_SERVICE", c.MetricsService},
 		},
 	}
 	def.LinuxParameters.Capabilities.Drop = []string{"ALL"}
@@ -334,6 +339,15 @@ func containerDefinitions(c containerSettings) (string, error) {
 		"awslogs-group":         c.LogGroup,
 		"awslogs-region":        c.Region,
 		"awslogs-stream-prefix": c.LogStreamPx,
+		// The decrypt_served lines are the evidence app-decrypt-unserved and the offline join
+		// count on. ECS: "If you use the blocking mode and the flow of logs is interrupted, calls
+		// from container code to write to the stdout and stderr streams will block"; in
+		// non-blocking mode, "When the buffer fills up, further logs cannot be stored. Logs that
+		// cannot be stored are lost", and since June 25, 2025 non-blocking is the default when
+		// mode is unset. So blocking, set here: a lost line would read as a decrypt the app did
+		// not serve. The price is an app that stalls while CloudWatch Logs cannot take its lines.
+		// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_LogConfiguration.html
+		"mode": "blocking",
 	}
 	out, err := json.Marshal([]containerDefinition{def})
 	if err != nil {

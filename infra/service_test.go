@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kmswatch/kmswatch/app/emf"
 )
 
 func TestImagePlatformMatchesTheTaskRuntime(t *testing.T) {
@@ -72,6 +74,7 @@ func TestTaskDefinitionRunsTheAppHardened(t *testing.T) {
 		"AWS_REGION":       mockRegion,
 		"TRUSTED_PROXIES":  run.one("aws:ec2/vpc:Vpc").str("cidrBlock"),
 		"SHUTDOWN_TIMEOUT": "20s",
+		"METRICS_SERVICE":  "kmswatch-dev",
 	}
 	if !reflect.DeepEqual(env, wantEnv) {
 		t.Errorf("environment\n  %v\nwant\n  %v", env, wantEnv)
@@ -80,6 +83,14 @@ func TestTaskDefinitionRunsTheAppHardened(t *testing.T) {
 	if c.LogConfiguration.LogDriver != "awslogs" || c.LogConfiguration.Options["awslogs-group"] != logs.str("name") ||
 		c.LogConfiguration.Options["awslogs-region"] != mockRegion {
 		t.Errorf("logs go to %+v, want awslogs to %s", c.LogConfiguration, logs.str("name"))
+	}
+	// A dropped line would read as a decrypt the app did not serve (rules app-decrypt-unserved,
+	// app-decrypt-unmatched): writes block instead.
+	if c.LogConfiguration.Options["mode"] != "blocking" {
+		t.Errorf("awslogs mode %q, want blocking", c.LogConfiguration.Options["mode"])
+	}
+	if err := emf.ValidateService(env["METRICS_SERVICE"]); err != nil {
+		t.Errorf("METRICS_SERVICE %q: the app would refuse it: %v", env["METRICS_SERVICE"], err)
 	}
 	if task.str("taskRoleArn") != run.named("aws:iam/role:Role", "identity-task-role").outStr("arn") ||
 		task.str("executionRoleArn") != run.named("aws:iam/role:Role", "app-exec-role").outStr("arn") {

@@ -68,14 +68,14 @@ func TestStackExportsWhatUsersNeed(t *testing.T) {
 			t.Errorf("output %s = %v, want %v", name, got, value)
 		}
 	}
-	// One alarm per log-based rule, named by the rule set with the stack prefix, in the rule set's order.
+	// One alarm per alarmed rule (log and Metrics rules), named by the rule set with the stack prefix, in the rule set's order.
 	cfg, err := parseConfig(lookupFrom(baseConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var alarms []string
 	for _, r := range cfg.Rules() {
-		if r.Source == rules.TrailLogs || r.Source == rules.AppLogs {
+		if r.Source == rules.TrailLogs || r.Source == rules.AppLogs || r.Source == rules.Metrics {
 			alarms = append(alarms, r.AlarmName("kmswatch-dev"))
 		}
 	}

@@ -111,10 +111,37 @@ func EvaluateArrivals(f Firing, arrivals []Arrival) Evaluation {
 
 // evaluate reads the n events through event, which returns the i-th event's time and delivery.
 func evaluate(f Firing, n int, event func(i int) (time.Time, time.Time)) Evaluation {
+	return evaluateWeighted(f, n, func(i int) (time.Time, time.Time, int) {
+		t, d := event(i)
+		return t, d, 1
+	})
+}
+
+// EvaluateDifference runs a metric-math alarm on "plus - minus": each plus arrival adds one to
+// its minute and each minus arrival takes one away, as CloudWatch subtracts two Sum series per
+// period, "Missing values in a time series are treated as 0"; each counts once delivered, so a
+// minus series that arrives later than the plus one breaches until it does.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
+func EvaluateDifference(f Firing, plus, minus []Arrival) Evaluation {
+	if f.Immediate {
+		return Evaluation{}
+	}
+	return evaluateWeighted(f, len(plus)+len(minus), func(i int) (time.Time, time.Time, int) {
+		if i < len(plus) {
+			return plus[i].EventTime, plus[i].Delivered, 1
+		}
+		a := minus[i-len(plus)]
+		return a.EventTime, a.Delivered, -1
+	})
+}
+
+// evaluateWeighted reads the n events through event, which returns the i-th event's time,
+// delivery and weight (1, or -1 for a subtracted series).
+func evaluateWeighted(f Firing, n int, event func(i int) (time.Time, time.Time, int)) Evaluation {
 	if f.Immediate {
 		times := make([]time.Time, n)
 		for i := range times {
-			times[i], _ = event(i)
+			times[i], _, _ = event(i)
 		}
 		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
 		ev := Evaluation{Periods: make([]PeriodSum, n)}
@@ -144,24 +171,26 @@ type slot struct {
 	n          int
 }
 
-func newMinuteSeries(n int, event func(i int) (time.Time, time.Time)) *minuteSeries {
+func newMinuteSeries(n int, event func(i int) (time.Time, time.Time, int)) *minuteSeries {
 	s := &minuteSeries{total: map[int64]int{}, visible: map[int64]int{}}
 	// Replay hands events over in time order, so neighbours mostly share a slot: count them there
 	// rather than keep one entry per event.
 	for i := range n {
-		eventTime, delivered := event(i)
+		eventTime, delivered, w := event(i)
 		if delivered.Before(eventTime) {
 			delivered = eventTime
 		}
 		m, at := floorMinute(eventTime), ceilMinute(delivered)
-		if k := len(s.pending) - 1; k >= 0 && s.pending[k].minute == m && s.pending[k].at == at {
-			s.pending[k].n++
+		if k := len(s.pending) - 1; k >= 0 && s.pending[k].minute == m && s.pending[k].at == at && (s.pending[k].n > 0) == (w > 0) {
+			s.pending[k].n += w
 			continue
 		}
-		s.pending = append(s.pending, slot{minute: m, at: at, n: 1})
+		s.pending = append(s.pending, slot{minute: m, at: at, n: w})
 	}
+	seen := map[int64]bool{}
 	for _, p := range s.pending {
-		if s.total[p.minute] == 0 {
+		if !seen[p.minute] {
+			seen[p.minute] = true
 			s.minutes = append(s.minutes, p.minute)
 		}
 		s.total[p.minute] += p.n

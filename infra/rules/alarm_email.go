@@ -13,6 +13,8 @@ type NotificationContext struct {
 	TopicARN   string
 	// StackPrefix names the stack's resources, e.g. "kmswatch-dev" (see Rule.AlarmName).
 	StackPrefix string
+	// AppKeyARN is the app key a Metrics rule's alarm names in its dimensions; "" shows AppKeyPlaceholder.
+	AppKeyARN string
 }
 
 // cloudWatchTime is how CloudWatch's alarm emails print times.
@@ -70,6 +72,11 @@ func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body st
 	fmt.Fprintf(&b, "- Timestamp:                  %s\n", at)
 	fmt.Fprintf(&b, "- AWS Account:                %s\n", nc.Account)
 	fmt.Fprintf(&b, "- Alarm Arn:                  arn:aws:cloudwatch:%s:%s:alarm:%s\n\n", nc.Region, nc.Account, name)
+	if queries := r.MetricQueries(Params{AppKeyARN: nc.AppKeyARN}); queries != nil {
+		writeMonitoredMetrics(&b, a, queries)
+		fmt.Fprintf(&b, "State Change Actions:\n- OK: [%s]\n- ALARM: [%s]\n- INSUFFICIENT_DATA:\n", nc.TopicARN, nc.TopicARN)
+		return subject, b.String()
+	}
 	fmt.Fprintf(&b, "Threshold:\n- The alarm is in the ALARM state when the metric is %s %.1f for at least %d of the last %d period(s) of %d seconds.\n\n",
 		a.ComparisonOperator, a.Threshold, a.DatapointsToAlarm, a.EvaluationPeriods, a.PeriodSeconds)
 	fmt.Fprintf(&b, "Monitored Metric:\n")
@@ -82,4 +89,34 @@ func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body st
 	fmt.Fprintf(&b, "- TreatMissingData:                    %s\n\n", a.TreatMissingData)
 	fmt.Fprintf(&b, "State Change Actions:\n- OK: [%s]\n- ALARM: [%s]\n- INSUFFICIENT_DATA:\n", nc.TopicARN, nc.TopicARN)
 	return subject, b.String()
+}
+
+// writeMonitoredMetrics is the threshold and metrics part of the email for an alarm on a Metrics
+// array: each query, and what the alarm compares.
+func writeMonitoredMetrics(b *strings.Builder, a AlarmSpec, queries []MetricQuery) {
+	threshold := fmt.Sprintf("%s %.1f", a.ComparisonOperator, a.Threshold)
+	for _, q := range queries {
+		if q.ID == a.ThresholdMetricID {
+			threshold = a.ComparisonOperator + " of " + q.Expression
+		}
+	}
+	fmt.Fprintf(b, "Threshold:\n- The alarm is in the ALARM state when the value it watches is %s for at least %d of the last %d period(s) of %d seconds.\n\n",
+		threshold, a.DatapointsToAlarm, a.EvaluationPeriods, a.PeriodSeconds)
+	fmt.Fprintf(b, "Monitored Metrics:\n")
+	for _, q := range queries {
+		watched := ""
+		if q.ReturnData && q.ID != a.ThresholdMetricID {
+			watched = " (the value the alarm watches)"
+		}
+		if m := q.Metric; m != nil {
+			var dims []string
+			for _, d := range m.Dimensions {
+				dims = append(dims, d.Name+"="+d.Value)
+			}
+			fmt.Fprintf(b, "- %s: %s %s [%s], %s per %d seconds%s\n", q.ID, m.Namespace, m.MetricName, strings.Join(dims, ", "), m.Stat, m.PeriodSeconds, watched)
+			continue
+		}
+		fmt.Fprintf(b, "- %s = %s%s\n", q.ID, q.Expression, watched)
+	}
+	fmt.Fprintf(b, "- TreatMissingData: %s\n\n", a.TreatMissingData)
 }

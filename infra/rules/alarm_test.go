@@ -139,7 +139,7 @@ func oneMinuteAlarm(f Firing) Firing {
 func TestLogRulesFireOnLateBursts(t *testing.T) {
 	tested := 0
 	for _, r := range Default() {
-		if r.Firing.Immediate {
+		if r.Source != TrailLogs && r.Source != AppLogs {
 			continue
 		}
 		tested++
@@ -207,7 +207,7 @@ func TestDeliveryStampedDataFiresEitherWay(t *testing.T) {
 
 func TestLogRulesKeepTheirMeaningAndTolerateFifteenMinutes(t *testing.T) {
 	for _, r := range Default() {
-		if r.Firing.Immediate {
+		if r.Source != TrailLogs && r.Source != AppLogs {
 			continue
 		}
 		if err := r.Firing.Validate(); err != nil {

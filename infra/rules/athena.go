@@ -31,14 +31,31 @@ var AthenaColumns = []string{
 	"sourceipaddress", "account", "region",
 }
 
-// HasAthenaQuery reports whether the rule reads CloudTrail records, which the trail bucket holds.
-func (r Rule) HasAthenaQuery() bool { return r.Source == TrailLogs || r.Source == EventBridge }
+// ErrTwoLogs says a rule relates the trail with the app's log (a metric-math difference, a join
+// by request id), which no one Athena or Logs Insights query over either of them can.
+var ErrTwoLogs = errors.New("relates the trail with the app's log, which no single hunting query reads: replay both (kmswatch replay)")
+
+// HasAthenaQuery reports whether the rule reads CloudTrail records, which the trail bucket holds:
+// the log and EventBridge rules on the trail, and a Metrics rule whose metric counts trail records
+// (its conditions say which).
+func (r Rule) HasAthenaQuery() bool {
+	switch r.Source {
+	case TrailLogs, EventBridge:
+		return true
+	case Metrics:
+		return len(r.when) > 0
+	}
+	return false
+}
 
 // AthenaQuery renders the rule as one Athena SQL statement over AthenaTable. Without a task role
 // the app rules compare with RoleARNPlaceholder, which no record holds, as `kmswatch rules` shows them.
 func (r Rule) AthenaQuery(p Params) (string, error) {
 	if !r.HasAthenaQuery() {
-		return "", fmt.Errorf("rule %s: %w", r.ID, ErrNotInTrail)
+		if r.Source == AppLogs {
+			return "", fmt.Errorf("rule %s: %w", r.ID, ErrNotInTrail)
+		}
+		return "", fmt.Errorf("rule %s: %w", r.ID, ErrTwoLogs)
 	}
 	var where []string
 	for _, c := range r.when {
@@ -140,16 +157,16 @@ func sqlCondition(c cond, values []string, p Params) (string, error) {
 		if len(values) == 0 && len(ends) == 0 {
 			return "", fmt.Errorf("field %s: equals with no value", c.field)
 		}
-		var any []string
+		var either []string
 		if len(values) > 0 {
-			any = append(any, v+" "+sqlIn(values))
+			either = append(either, v+" "+sqlIn(values))
 		}
 		for _, e := range ends {
-			any = append(any, v+" LIKE "+sqlString("%"+likeEscape(e))+` ESCAPE '\'`)
+			either = append(either, v+" LIKE "+sqlString("%"+likeEscape(e))+` ESCAPE '\'`)
 		}
-		test = any[0]
-		if len(any) > 1 {
-			test = "(" + strings.Join(any, " OR ") + ")"
+		test = either[0]
+		if len(either) > 1 {
+			test = "(" + strings.Join(either, " OR ") + ")"
 		}
 	case opPresent, opAbsent:
 		test = v + " IS NOT NULL"
@@ -188,7 +205,7 @@ func jsonField(field string) (string, bool) {
 	}
 	for _, key := range strings.Split(rest, ".") {
 		if key == "" || strings.ContainsFunc(key, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_')
+			return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_'
 		}) {
 			return "", false
 		}

@@ -145,8 +145,9 @@ func appDecryptVolume() Rule {
 		Source:      TrailLogs,
 		MetricName:  "AppDecryptVolume",
 		// Tune against history with `kmswatch replay`; stack config overrides it.
-		Firing:  tolerant(5*time.Minute, 1000),
-		Runbook: "Compare with the app's request rate. If the app did not serve that many decrypts, its task role credentials are used elsewhere: look at sourceIPAddress and userAgent of the Decrypt records, and rotate the task.",
+		Firing:   tolerant(5*time.Minute, 1000),
+		Runbook:  "Compare with the app's request rate. If the app did not serve that many decrypts, its task role credentials are used elsewhere: look at sourceIPAddress and userAgent of the Decrypt records, and rotate the task.",
+		adaptive: true, // appDecryptVolumeAnomalyBand: a band instead of the fixed count
 		when: []cond{
 			equals(fieldSource, kmsSource),
 			equals(fieldName, "Decrypt"),

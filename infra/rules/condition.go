@@ -1,6 +1,9 @@
 package rules
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // op is what a condition asks of one record field.
 type op int
@@ -23,6 +26,7 @@ const (
 	paramKeyTarget   // requestParameters.targetKeyId: key ARN or key id
 	paramAliasName   // requestParameters.aliasName: alias/NAME
 	paramKeyResource // resources.ARN: key ARNs and alias ARNs
+	paramAppKey      // Params.AppKeyARN: the one key the app encrypts with
 )
 
 // cond is one condition on a record field. Rules hold conditions that must all be true.
@@ -65,6 +69,11 @@ func (c cond) resolve(p Params) ([]string, bool) {
 			return nil, true // no role: nothing can match it
 		}
 		return []string{p.TaskRoleARN}, true
+	case paramAppKey:
+		if p.AppKeyARN == "" {
+			return nil, true // no key: nothing can match it
+		}
+		return []string{p.AppKeyARN}, true
 	case paramKeyRef, paramKeyTarget, paramAliasName, paramKeyResource:
 		exact, suffixes := p.keyForms().of(c.param)
 		return exact, len(exact)+len(suffixes) > 0
@@ -96,6 +105,9 @@ func (c cond) rendered(p Params) ([]string, bool) {
 	}
 	if c.param == paramTaskRole && p.TaskRoleARN == "" {
 		return []string{RoleARNPlaceholder}, true
+	}
+	if c.param == paramAppKey && p.AppKeyARN == "" {
+		return []string{AppKeyPlaceholder}, true
 	}
 	return c.resolve(p)
 }
@@ -184,11 +196,23 @@ func allHold(conds []boundCond, f *fields) bool {
 
 // Matches reports whether the record satisfies the rule's condition under p, as the deployed
 // patterns would: replay-only scopes are left out (replay's Matcher holds them).
+// A rule without conditions (a metric-math rule, whose inputs have them) matches no record.
 func (r Rule) Matches(rec Record, p Params) bool {
-	if rec.f == nil {
+	if rec.f == nil || len(r.when) == 0 {
 		return false
 	}
 	return allHold(bind(r.when, p, false), rec.f)
+}
+
+// CountsIn is the input of a metric-math rule that the record counts in ("kms", "served"), or "".
+func (r Rule) CountsIn(rec Record, p Params) string {
+	for _, in := range r.InputRules() {
+		if in.Matches(rec, p) {
+			_, id, _ := strings.Cut(in.ID, "/")
+			return id
+		}
+	}
+	return ""
 }
 
 // Matcher runs a rule set on many records with conditions bound once. It is what replay runs:
@@ -216,7 +240,7 @@ func (m *Matcher) Match(rec Record, hits []int) []int {
 		return hits
 	}
 	for i, conds := range m.conds {
-		if allHold(conds, rec.f) {
+		if len(m.rules[i].when) > 0 && allHold(conds, rec.f) {
 			hits = append(hits, i)
 		}
 	}

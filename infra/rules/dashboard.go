@@ -113,10 +113,18 @@ func Dashboard(rs []Rule, s DashboardStack) (string, error) {
 	return body.String(), nil
 }
 
-// ruleRows draws one rule. The kinds are the rule set's: a log rule with an alarm, and an
-// EventBridge rule that notifies at once. A kind added to the rule set needs its case here.
+// ruleRows draws one rule. The kinds are the rule set's: a log rule with an alarm, an alarm on
+// metrics CloudWatch already holds (AWS/KMS, the app's, metric math), an EventBridge rule that
+// notifies at once, and a replay-only rule. A kind added to the rule set needs its case here.
 func ruleRows(g *grid, r Rule, s DashboardStack) error {
 	switch {
+	case r.Source == Metrics && !r.Firing.Immediate:
+		return alarmRow(g, r, s)
+	case r.Source == Offline && r.Firing.Immediate:
+		g.row(3, sized{24, textWidget(fmt.Sprintf("## %s: %s\nReplay only: no CloudWatch metric can relate a trail record to the app's log line "+
+			"for the same request, so nothing is deployed for it. Judge it offline, on the trail and the app's log together: "+
+			"`kmswatch replay --role-arn <taskRoleArn> <trail files> <app log export>`.", r.ID, oneLine(r.Title)))})
+		return nil
 	case (r.Source == TrailLogs || r.Source == AppLogs) && !r.Firing.Immediate:
 		if err := alarmRow(g, r, s); err != nil {
 			return err
@@ -143,24 +151,35 @@ func ruleRows(g *grid, r Rule, s DashboardStack) error {
 func alarmRow(g *grid, r Rule, s DashboardStack) error {
 	a := r.Alarm()
 	arn, ok := s.AlarmARNs[r.ID]
+	queries := r.MetricQueries(s.Params)
 	switch {
-	case a.MetricName == "" || a.Namespace == "":
+	case queries == nil && (a.MetricName == "" || a.Namespace == ""):
 		return fmt.Errorf("dashboard: rule %s has no alarm metric", r.ID)
-	case a.ComparisonOperator != "GreaterThanOrEqualToThreshold" || a.Statistic != "Sum":
+	case a.ThresholdMetricID == "" && (a.ComparisonOperator != "GreaterThanOrEqualToThreshold" || (queries == nil && a.Statistic != "Sum")):
 		return fmt.Errorf("dashboard: rule %s alarms on %s of %s; the threshold line is drawn for >= on a Sum only", r.ID, a.ComparisonOperator, a.Statistic)
+	case a.ThresholdMetricID != "" && a.ComparisonOperator != "GreaterThanUpperThreshold":
+		return fmt.Errorf("dashboard: rule %s alarms on %s of a band; the band is drawn for above-the-band alarms only", r.ID, a.ComparisonOperator)
 	case !ok || arn == "":
 		return fmt.Errorf("dashboard: rule %s has an alarm but the stack gave no alarm ARN for it", r.ID)
 	}
 	period := shortDuration(time.Duration(a.PeriodSeconds) * time.Second)
-	metric := widget{Type: "metric", Properties: metricProps{
+	props := metricProps{
 		Title: fmt.Sprintf("%s: %s", r.ID, oneLine(r.Title)), Region: s.Region, View: "timeSeries",
 		Stat: a.Statistic, Period: a.PeriodSeconds,
 		Metrics: [][]any{{a.Namespace, a.MetricName, renderProps{Label: "matching events per " + period, Stat: a.Statistic, Period: a.PeriodSeconds}}},
-		Annotations: &annotations{Horizontal: []horizontal{{
+		YAxis:   &yAxis{Left: axis{Min: 0}},
+	}
+	if queries != nil {
+		// What the alarm reads, as it reads it: its metrics and expressions with the same ids, the
+		// inputs of an expression drawn faint, the band (ThresholdMetricID) as CloudWatch draws one.
+		props.Metrics = dashboardQueries(queries, a.PeriodSeconds)
+	}
+	if a.ThresholdMetricID == "" {
+		props.Annotations = &annotations{Horizontal: []horizontal{{
 			Label: fmt.Sprintf("ALARM: >= %g per %s in %d of %d periods", a.Threshold, period, a.DatapointsToAlarm, a.EvaluationPeriods),
-			Value: a.Threshold, Color: "#d62728", Fill: "above"}}},
-		YAxis: &yAxis{Left: axis{Min: 0}},
-	}}
+			Value: a.Threshold, Color: "#d62728", Fill: "above"}}}
+	}
+	metric := widget{Type: "metric", Properties: props}
 	alarm := widget{Type: "metric", Properties: metricProps{
 		Title: fmt.Sprintf("%s: the alarm's own graph", r.ID), Region: s.Region,
 		Annotations: &annotations{Alarms: []string{arn}},
@@ -289,6 +308,7 @@ type renderProps struct {
 	ID         string `json:"id,omitempty"`
 	Stat       string `json:"stat,omitempty"`
 	Period     int    `json:"period,omitempty"`
+	Visible    *bool  `json:"visible,omitempty"` // false: retrieved for an expression, not drawn
 }
 
 type annotations struct {
@@ -326,4 +346,33 @@ type alarmProps struct {
 
 type textProps struct {
 	Markdown string `json:"markdown"`
+}
+
+// dashboardQueries spells an alarm's metric queries as a metric widget's metrics array: a metric
+// as [namespace, name, dim, value, ..., {id, label, stat, period}], an expression as
+// [{expression, id, label}]; a query the alarm does not compare (an expression's input) is drawn
+// but not visible, so the graph shows what the alarm judges.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html#CloudWatch-Dashboard-Properties-Metrics-Array-Format
+func dashboardQueries(qs []MetricQuery, period int) [][]any {
+	var out [][]any
+	for _, q := range qs {
+		if q.Metric != nil {
+			row := []any{q.Metric.Namespace, q.Metric.MetricName}
+			for _, d := range q.Metric.Dimensions {
+				row = append(row, d.Name, d.Value)
+			}
+			out = append(out, append(row, renderProps{ID: q.ID, Label: q.Label, Stat: q.Metric.Stat, Period: q.Metric.PeriodSeconds, Visible: visible(q.ReturnData)}))
+			continue
+		}
+		out = append(out, []any{renderProps{Expression: q.Expression, ID: q.ID, Label: q.Label, Period: period}})
+	}
+	return out
+}
+
+// visible is a rendering property that is left out (shown) unless false.
+func visible(shown bool) *bool {
+	if shown {
+		return nil
+	}
+	return &shown
 }

@@ -22,9 +22,8 @@ import (
 const (
 	usageNamespace = "AWS/Usage"
 	usageCallCount = "CallCount"
-	kmsNamespace   = "AWS/KMS"
-	kmsSuccessful  = "SuccessfulRequest"
-	usagePeriod    = 60 // collected every minute
+	kmsSuccessful  = kmsSuccessfulMetric // AWS/KMS, as the per-key rules read it (catalog_metrics.go)
+	usagePeriod    = 60                  // collected every minute
 )
 
 // kmsRows: KMS calls by operation (the account's, AWS/Usage) and successful requests by key and,

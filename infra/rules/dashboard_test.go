@@ -45,6 +45,7 @@ type parsedWidget struct {
 	X, Y, Width, Height int
 	Properties          struct {
 		Title, Region, Query string
+		Markdown             string
 		Metrics              [][]any
 		Alarms               []string
 		Annotations          struct {
@@ -83,28 +84,56 @@ func TestDashboardDrawsEveryRule(t *testing.T) {
 	s := dashStack()
 	ws := mustDashboard(t, Default(), s)
 	for _, r := range Default() {
-		var metric, alarm, events bool
+		var metric, alarm, events, note bool
+		a := r.Alarm()
 		for _, w := range ws {
 			p := w.Properties
+			if w.Type == "text" && strings.Contains(p.Markdown, "## "+r.ID+":") {
+				note = true
+			}
 			if !strings.HasPrefix(p.Title, r.ID+":") {
 				continue
 			}
 			switch {
-			case w.Type == "metric" && len(p.Metrics) == 1 && p.Metrics[0][1] == r.MetricName:
-				a := r.Alarm()
-				metric = p.Metrics[0][0] == a.Namespace && len(p.Annotations.Horizontal) == 1 && p.Annotations.Horizontal[0].Value == a.Threshold
 			case w.Type == "metric" && slices.Equal(p.Annotations.Alarms, []string{s.AlarmARNs[r.ID]}):
 				alarm = len(p.Metrics) == 0 // the body structure allows no metrics beside an alarm
+			case w.Type == "metric" && r.MetricQueries(s.Params) != nil:
+				// What the alarm reads, query for query, and its threshold unless a band is the threshold.
+				metric = slices.Equal(queryIDs(p.Metrics), metricQueryIDs(r.MetricQueries(s.Params))) &&
+					(a.ThresholdMetricID != "" || len(p.Annotations.Horizontal) == 1 && p.Annotations.Horizontal[0].Value == a.Threshold)
+			case w.Type == "metric" && len(p.Metrics) == 1 && p.Metrics[0][1] == r.MetricName:
+				metric = p.Metrics[0][0] == a.Namespace && len(p.Annotations.Horizontal) == 1 && p.Annotations.Horizontal[0].Value == a.Threshold
 			case w.Type == "log":
 				events = strings.HasPrefix(p.Query, "SOURCE '"+s.TrailLogGroup+"' | ")
 			}
 		}
-		wantEvents := r.Firing.Immediate || r.notify
-		if metric == r.Firing.Immediate || alarm == r.Firing.Immediate || events != wantEvents {
-			t.Errorf("%s: metric with threshold %v, alarm %v, events %v; want %v, %v, %v",
-				r.ID, metric, alarm, events, !r.Firing.Immediate, !r.Firing.Immediate, wantEvents)
+		alarmed := !r.Firing.Immediate
+		wantEvents := (r.Firing.Immediate && r.Source != Offline) || r.notify
+		if metric != alarmed || alarm != alarmed || events != wantEvents || note != (r.Source == Offline) {
+			t.Errorf("%s: metric with threshold %v, alarm %v, events %v, replay-only note %v; want %v, %v, %v, %v",
+				r.ID, metric, alarm, events, note, alarmed, alarmed, wantEvents, r.Source == Offline)
 		}
 	}
+}
+
+// queryIDs are the ids of a metrics array's entries (the object that ends each).
+func queryIDs(metrics [][]any) []string {
+	var ids []string
+	for _, m := range metrics {
+		if props, ok := m[len(m)-1].(map[string]any); ok {
+			id, _ := props["id"].(string)
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func metricQueryIDs(qs []MetricQuery) []string {
+	var ids []string
+	for _, q := range qs {
+		ids = append(ids, q.ID)
+	}
+	return ids
 }
 
 // A source added to the rule set without widgets here must fail, not leave the rule off: every
@@ -152,7 +181,7 @@ func TestDashboardDrawsEveryFieldOfTheAlarmSpec(t *testing.T) {
 		fields = append(fields, typ.Field(i).Name)
 	}
 	drawn := []string{"MetricName", "Namespace", "Statistic", "PeriodSeconds", "EvaluationPeriods",
-		"DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData"}
+		"DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData", "ThresholdMetricID"}
 	if !slices.Equal(fields, drawn) {
 		t.Errorf("AlarmSpec has fields %v; the dashboard draws %v: teach alarmRow the new ones", fields, drawn)
 	}
@@ -209,4 +238,31 @@ func TestDashboardQueriesParseAndFitTheGrid(t *testing.T) {
 	if logs < 4 { // the events of two rules, and the three tables over the trail
 		t.Errorf("%d log widgets", logs)
 	}
+}
+
+// With an anomaly band as the threshold, the band is drawn and no fixed line pretends to be it.
+func TestDashboardDrawsTheBandOfAnAdaptiveAlarm(t *testing.T) {
+	rs, err := ApplySettings(Default(), func(k string) (string, bool) {
+		if k == SettingName("app-decrypt-volume", SettingAnomalyBand) {
+			return "2", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range mustDashboard(t, rs, dashStack()) {
+		p := w.Properties
+		if w.Type != "metric" || !strings.HasPrefix(p.Title, "app-decrypt-volume:") || len(p.Metrics) == 0 {
+			continue
+		}
+		if len(p.Annotations.Horizontal) != 0 {
+			t.Errorf("a fixed threshold line beside the band: %+v", p.Annotations.Horizontal)
+		}
+		if ids := queryIDs(p.Metrics); !slices.Contains(ids, "band") {
+			t.Errorf("the band is not drawn: ids %v", ids)
+		}
+		return
+	}
+	t.Fatal("no metric widget for app-decrypt-volume")
 }

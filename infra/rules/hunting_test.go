@@ -11,13 +11,14 @@ import (
 // The Athena and Logs Insights renderings. That the SQL counts what replay counts is checked by
 // running it on DuckDB (infra/rules/duckcheck); these tests pin the texts and the refusals.
 
-var huntingParams = Params{TaskRoleARN: labTaskRole, KeyARNs: []string{
+var huntingParams = Params{TaskRoleARN: labTaskRole, AppKeyARN: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", KeyARNs: []string{
 	"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 	"arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321",
 }}
 
 // TestGoldenHuntingQueries pins every rule's Athena SQL and Logs Insights query, with the stack's
-// role and keys and without them; `go test -update` rewrites the files.
+// role and keys and without them; `go test -update` rewrites the files. The rules that cannot
+// have one are refused with the reason.
 func TestGoldenHuntingQueries(t *testing.T) {
 	for _, r := range Default() {
 		for _, params := range []struct {
@@ -30,33 +31,44 @@ func TestGoldenHuntingQueries(t *testing.T) {
 				t.Errorf("%s: %v", r.ID, err)
 			case r.HasAthenaQuery():
 				checkGolden(t, filepath.Join("testdata", "athena", r.ID+params.suffix+".sql"), sql)
-			case !errors.Is(err, ErrNotInTrail):
+			case r.Source == AppLogs && !errors.Is(err, ErrNotInTrail):
 				t.Errorf("%s reads app logs: Athena query %q, error %v; want ErrNotInTrail", r.ID, sql, err)
+			case r.Source != AppLogs && !errors.Is(err, ErrTwoLogs):
+				t.Errorf("%s relates two logs: Athena query %q, error %v; want ErrTwoLogs", r.ID, sql, err)
 			}
 			insights, err := r.InsightsQuery(params.p)
-			if err != nil {
+			switch {
+			case r.HasInsightsQuery() && err != nil:
 				t.Fatalf("%s: %v", r.ID, err)
+			case r.HasInsightsQuery():
+				checkGolden(t, filepath.Join("testdata", "insights", r.ID+params.suffix+".insights"), insights)
+			case !errors.Is(err, ErrTwoLogs):
+				t.Errorf("%s: Insights query %q, error %v; want ErrTwoLogs", r.ID, insights, err)
 			}
-			checkGolden(t, filepath.Join("testdata", "insights", r.ID+params.suffix+".insights"), insights)
 		}
 	}
 }
 
+// Which rule gets which hunting query: CloudTrail records have Athena's table and the trail's log
+// group; the app's lines only their log group; a difference or a join of both logs neither.
 func TestEveryCloudTrailRuleHasAnAthenaQuery(t *testing.T) {
-	n := 0
+	want := map[string][2]bool{ // Athena, Logs Insights
+		"app-kms-errors": {true, true}, "kms-key-disable-or-delete": {true, true}, "app-decrypt-volume": {true, true},
+		"app-decrypt-denied": {false, true}, "kms-key-policy-change": {true, true},
+		"app-key-decrypt-rate": {true, true}, "app-decrypt-unserved": {false, false}, "app-decrypt-unmatched": {false, false},
+	}
 	for _, r := range Default() {
-		if r.HasAthenaQuery() {
-			n++
+		w, ok := want[r.ID]
+		if !ok {
+			t.Errorf("%s: no expectation here", r.ID)
+			continue
 		}
-		if r.HasAthenaQuery() == (r.Source == AppLogs) {
-			t.Errorf("%s (source %s): HasAthenaQuery %v", r.ID, r.Source, r.HasAthenaQuery())
+		if r.HasAthenaQuery() != w[0] || r.HasInsightsQuery() != w[1] {
+			t.Errorf("%s (source %s): Athena %v, Insights %v; want %v", r.ID, r.Source, r.HasAthenaQuery(), r.HasInsightsQuery(), w)
 		}
 		if r.InsightsOnAppLogs() != (r.Source == AppLogs) {
 			t.Errorf("%s (source %s): Logs Insights on the app logs %v", r.ID, r.Source, r.InsightsOnAppLogs())
 		}
-	}
-	if n != 4 {
-		t.Errorf("%d rules with an Athena query, want the four CloudTrail rules", n)
 	}
 }
 

@@ -25,6 +25,10 @@ const insightsArrayElements = 5
 // rather than the trail's.
 func (r Rule) InsightsOnAppLogs() bool { return r.Source == AppLogs }
 
+// HasInsightsQuery reports whether one Logs Insights query over one log group can judge the rule:
+// every rule but those relating the trail with the app's log (ErrTwoLogs).
+func (r Rule) HasInsightsQuery() bool { return r.Source != Offline && len(r.when) > 0 }
+
 // InsightsQuery renders the rule as a Logs Insights query. Without a task role the app rules
 // compare with RoleARNPlaceholder, which no event holds.
 func (r Rule) InsightsQuery(p Params) (string, error) { return r.insightsQuery(p, false) }
@@ -32,6 +36,9 @@ func (r Rule) InsightsQuery(p Params) (string, error) { return r.insightsQuery(p
 // insightsQuery with deployed set leaves out the replay-only conditions, as the deployed filter
 // and event pattern do, so that the query finds what the stack fires on.
 func (r Rule) insightsQuery(p Params, deployed bool) (string, error) {
+	if !r.HasInsightsQuery() {
+		return "", fmt.Errorf("rule %s: %w", r.ID, ErrTwoLogs)
+	}
 	var terms []string
 	for _, c := range r.when {
 		if deployed && c.replayOnly {

@@ -19,9 +19,9 @@ const (
 )
 
 // FilterPattern renders the rule's CloudWatch Logs filter pattern (Source TrailLogs or AppLogs);
-// "" for EventBridge rules. Without a task role ARN the pattern shows RoleARNPlaceholder.
+// "" for the others. Without a task role ARN the pattern shows RoleARNPlaceholder.
 func (r Rule) FilterPattern(p Params) string {
-	if r.Source == EventBridge {
+	if r.Source != TrailLogs && r.Source != AppLogs {
 		return ""
 	}
 	var terms []string
@@ -92,25 +92,25 @@ func (r Rule) MetricTransformation() MetricTransformation {
 	return MetricTransformation{Name: r.MetricName, Namespace: MetricNamespace, Value: "1", DefaultValue: &zero}
 }
 
-// AlarmSpec is a CloudWatch metric alarm on a rule's metric.
+// AlarmSpec is a CloudWatch metric alarm on a rule's metric. With MetricName empty the alarm
+// reads Rule.MetricQueries instead (a Metrics rule, or an anomaly band): PutMetricAlarm then
+// takes the period inside each query, and no Namespace, MetricName or Statistic.
 type AlarmSpec struct {
 	MetricName, Namespace, Statistic string // Statistic "Sum"
 	PeriodSeconds, EvaluationPeriods int
 	DatapointsToAlarm                int // always set, so that the deployed alarm says M out of N
 	Threshold                        float64
-	ComparisonOperator               string // "GreaterThanOrEqualToThreshold"
+	ComparisonOperator               string // "GreaterThanOrEqualToThreshold", or "GreaterThanUpperThreshold" for a band
 	TreatMissingData                 string // "notBreaching"
+	ThresholdMetricID                string `json:",omitempty"` // the anomaly band's query id; Threshold is then unused
 }
 
-// Alarm returns the alarm for a log-based rule; the zero AlarmSpec for an immediate rule.
+// Alarm returns the alarm for a rule that has one; the zero AlarmSpec for an immediate rule.
 func (r Rule) Alarm() AlarmSpec {
-	if r.Firing.Immediate || r.MetricName == "" {
+	if r.Firing.Immediate || (r.MetricName == "" && r.metrics == nil) {
 		return AlarmSpec{}
 	}
-	return AlarmSpec{
-		MetricName:         r.MetricName,
-		Namespace:          MetricNamespace,
-		Statistic:          "Sum",
+	a := AlarmSpec{
 		PeriodSeconds:      int(r.Firing.Period.Seconds()),
 		EvaluationPeriods:  r.Firing.EvaluationPeriods,
 		DatapointsToAlarm:  r.Firing.Datapoints(),
@@ -121,6 +121,16 @@ func (r Rule) Alarm() AlarmSpec {
 		// notBreaching". https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data
 		TreatMissingData: "notBreaching",
 	}
+	if r.metrics == nil && r.Firing.AnomalyBand == 0 {
+		a.MetricName, a.Namespace, a.Statistic = r.MetricName, MetricNamespace, "Sum"
+	}
+	if r.Firing.AnomalyBand > 0 {
+		// Only an upper breach means abuse; "LessThanLowerOrGreaterThanUpperThreshold,
+		// LessThanLowerThreshold, and GreaterThanUpperThreshold are used only for alarms based on
+		// anomaly detection models". https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+		a.ComparisonOperator, a.Threshold, a.ThresholdMetricID = "GreaterThanUpperThreshold", 0, bandID
+	}
+	return a
 }
 
 // AlarmName is the name the stack gives the rule's alarm: the stack's name prefix

@@ -33,11 +33,21 @@ type fileReader struct {
 	bad       int  // problems in this file, listed up to maxBadLines
 	hits      []int
 	out       fileResult
+
+	served *servedLines // the app's served lines, when a rule joins on them; else nil
+	joins  []bool       // by rule index: the rule joins on the request id
 }
 
 func newFileReader(m *Matcher, opt *ReplayOptions, log *matchLog) *fileReader {
 	fr := &fileReader{matcher: m, account: opt.Account, region: opt.Region, log: log,
 		fileBuf: bufio.NewReaderSize(nil, sniffSize), plainBuf: bufio.NewReaderSize(nil, sniffSize)}
+	fr.joins = make([]bool, len(m.rules))
+	for i, r := range m.rules {
+		if r.join != nil {
+			fr.joins[i] = true
+			fr.served = newServedLines(r.join.event)
+		}
+	}
 	fr.msg = newDocLevel(fr, nil)
 	fr.line = newDocLevel(fr, fr.msg)
 	fr.stream = newDocLevel(fr, fr.msg)
@@ -288,6 +298,9 @@ func (fr *fileReader) judgeRecord(rec Record, env *fields, sh shape, where spot)
 	}
 	if app {
 		sh = shapeAppLog
+		if fr.served != nil {
+			fr.served.add(rec.f)
+		}
 	} else if !fr.inScope(rec, env) {
 		fr.out.outOfScope++
 		return
@@ -307,6 +320,10 @@ func (fr *fileReader) judgeRecord(rec Record, env *fields, sh shape, where spot)
 		return
 	}
 	for _, rule := range fr.hits {
+		sf.requestID = nil
+		if fr.joins[rule] {
+			sf.requestID = rec.f.bytes(slotRequestID)
+		}
 		fr.log.add(rule, fr.fileIndex, max(where.line, where.item), &sf)
 		fr.out.counts[rule]++
 	}

@@ -18,6 +18,8 @@ var recordFields = newFieldIndex(
 	// The app's slog lines (app/http): time, event, reason, client_ip, kms_error, error_code.
 	"time", "event", "reason", "client_ip", "kms_error", "error_code",
 	"digestStartTime", // marks a CloudTrail digest file, which holds no events
+	// The join of a trail's Decrypt with the app's decrypt_served line (join.go).
+	"requestID", "kms_request_id",
 	// Wrappers: an EventBridge event ("detail" holds the record), an item of
 	// `aws cloudtrail lookup-events` (the record as a JSON string) and of `aws logs filter-log-events`.
 	"detail-type", "account", "region", "CloudTrailEvent", "message", "logStreamName", "ingestionTime",
@@ -55,6 +57,8 @@ var (
 	slotMessage       = recordFields.slot("message")
 	slotLogStream     = recordFields.slot("logStreamName")
 	slotIngestionTime = recordFields.slot("ingestionTime")
+	slotRequestID     = recordFields.slot("requestID")
+	slotKMSRequestID  = recordFields.slot("kms_request_id")
 )
 
 func init() {
@@ -67,7 +71,7 @@ func init() {
 	recordFields.special("detail", nodeNested, shapeEventBridge)
 	// Condition fields join the index once, before any scan; bind looks them up read-only.
 	for _, r := range Default() {
-		for _, c := range r.when {
+		for _, c := range r.allConds() {
 			for _, f := range c.fieldPaths() {
 				recordFields.slot(f)
 			}
@@ -126,6 +130,7 @@ type Summary struct {
 	ErrorCode       string
 	Principal       string
 	SourceIPAddress string
+	RequestID       string // CloudTrail's requestID; in replay's matches, only those of a rule that joins on it
 }
 
 // summaryFields is a Summary still in the scanner's bytes, so that a match is encoded without
@@ -133,6 +138,7 @@ type Summary struct {
 type summaryFields struct {
 	eventTime                                    time.Time
 	eventID, eventName, errorCode, principal, ip []byte
+	requestID                                    []byte // only for a join rule's match
 }
 
 var (
@@ -154,6 +160,7 @@ func (r Record) Summarize() (Summary, error) {
 	return Summary{
 		EventID: string(sf.eventID), EventTime: sf.eventTime, EventName: string(sf.eventName),
 		ErrorCode: string(sf.errorCode), Principal: string(sf.principal), SourceIPAddress: string(sf.ip),
+		RequestID: string(r.f.bytes(slotRequestID)),
 	}, nil
 }
 

@@ -124,6 +124,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 	workers = max(1, min(workers, len(files)))
 	outs := make([]fileResult, len(files))
 	logs := make([]*matchLog, workers)
+	served := make([]*servedLines, workers)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -132,6 +133,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		go func() {
 			defer wg.Done()
 			fr := newFileReader(NewMatcher(rules, opt.Params), &opt, logs[w])
+			served[w] = fr.served
 			for i := range next {
 				outs[i] = fr.read(files[i], i)
 			}
@@ -201,12 +203,31 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 			"(eventTime, eventSource, eventName, errorCode, awsRegion, recipientAccountId...): the app rules and "+
 			"key scopes, which read userIdentity, requestParameters and resources, cannot match them", n))
 	}
+	seen, joins := joinedServed(rules, served)
 	merged := func(m Match) {
+		if o := joins[m.Rule]; o != nil {
+			// Keep the Decrypts the app log can vouch for and holds no served line of.
+			switch _, ok := seen.ids[m.RequestID]; {
+			case !seen.covers(m.EventTime):
+				o.unjudged++
+				return
+			case ok:
+				o.matched++
+				return
+			}
+			o.unmatched++
+		}
 		times[m.Rule] = append(times[m.Rule], m.EventTime)
 		onMatch(m)
 	}
 	if err := mergeMatches(logs, files, merged); err != nil {
 		res.Problems = append(res.Problems, Problem{File: os.TempDir(), Err: fmt.Errorf("reading back the matches: %w", err)})
+	}
+	for i, o := range joins {
+		if o != nil {
+			res.counts[i] = o.unmatched
+			res.Notes = append(res.Notes, o.notes(rules[i], seen)...)
+		}
 	}
 
 	res.Evaluations = make([]Evaluation, len(rules))
@@ -269,7 +290,28 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// Counts returns, per rule, how many records matched.
+// joinedServed merges the workers' served lines and makes an outcome per joining rule (nil for
+// the others).
+func joinedServed(rules []Rule, served []*servedLines) (*servedLines, []*joinOutcome) {
+	joins := make([]*joinOutcome, len(rules))
+	var seen *servedLines
+	for i, r := range rules {
+		if r.join != nil {
+			joins[i] = &joinOutcome{}
+			seen = newServedLines(r.join.event)
+		}
+	}
+	if seen != nil {
+		for _, s := range served {
+			if s != nil {
+				seen.merge(s)
+			}
+		}
+	}
+	return seen, joins
+}
+
+// Counts returns, per rule, how many records matched; for a joining rule, its unmatched records.
 func (res *ReplayResult) Counts() []int { return slices.Clone(res.counts) }
 
 // SortProblems orders problems by file, keeping each file's own order.

@@ -6,8 +6,8 @@ import (
 	"github.com/kmswatch/kmswatch/infra/rules/corpus"
 )
 
-// BenchmarkReplay replays the TARGETS.md corpus (100 gzip'd files x 2,000 records) with all five
-// rules. Generate once per run: go test -bench Replay -benchtime 3x ./infra/rules/
+// BenchmarkReplay replays the TARGETS.md corpus (100 gzip'd files x 2,000 records) with every
+// rule. Generate once per run: go test -bench Replay -benchtime 3x ./infra/rules/
 func BenchmarkReplay(b *testing.B) {
 	dir := b.TempDir()
 	st, err := corpus.Write(dir, samplesDir, corpus.Options{})

@@ -7,6 +7,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -16,6 +17,9 @@ const MetricNamespace = "kmswatch"
 // RoleARNPlaceholder stands in for the task role ARN when none is given, as the lab's guide writes it.
 const RoleARNPlaceholder = "<task role ARN>"
 
+// AppKeyPlaceholder stands in for the app key's ARN when none is given.
+const AppKeyPlaceholder = "<app key ARN>"
+
 // Source says where a rule's events come from and so how it is deployed.
 type Source int
 
@@ -23,6 +27,13 @@ const (
 	TrailLogs   Source = iota // CloudTrail's CloudWatch Logs group: metric filter + alarm
 	AppLogs                   // the app's log group (JSON slog lines): metric filter + alarm
 	EventBridge               // CloudTrail management events on the default event bus: EventBridge rule, notifies at once
+	// Metrics CloudWatch already holds: AWS-published ones (AWS/KMS) and the app's own, alone or
+	// in a metric-math expression: an alarm on them, and the metric filters that publish the
+	// app's. Offline, the rule's conditions are the CloudTrail records the AWS metric counts.
+	Metrics
+	// Offline rules join records that no CloudWatch pattern can relate (a trail record with the
+	// app's log line for the same request): `kmswatch replay` judges them, nothing is deployed.
+	Offline
 )
 
 func (s Source) String() string {
@@ -33,6 +44,10 @@ func (s Source) String() string {
 		return "app-logs"
 	case EventBridge:
 		return "eventbridge"
+	case Metrics:
+		return "metrics"
+	case Offline:
+		return "replay-only"
 	}
 	return fmt.Sprintf("Source(%d)", int(s))
 }
@@ -57,6 +72,10 @@ type Firing struct {
 	DatapointsToAlarm int           // M: breaching periods among those N that mean ALARM; 0 means N (see Datapoints)
 	Threshold         float64       // a period breaches when its Sum >= Threshold
 	Immediate         bool          // one event is enough (EventBridge)
+	// AnomalyBand, when above zero, alarms on a CloudWatch anomaly-detection band of that many
+	// standard deviations instead of Threshold (rules that allow it, see Rule.Adaptive). Offline
+	// evaluation keeps Threshold: no model is trained outside CloudWatch.
+	AnomalyBand float64
 }
 
 // Datapoints is M, the breaching periods that move the alarm to ALARM. Zero means all N, as
@@ -107,12 +126,18 @@ func (f Firing) Validate() error {
 	if f.Threshold < 1 {
 		errs = append(errs, fmt.Errorf("threshold %g: must be at least 1", f.Threshold))
 	}
+	if f.AnomalyBand < 0 || math.IsNaN(f.AnomalyBand) || math.IsInf(f.AnomalyBand, 0) {
+		errs = append(errs, fmt.Errorf("anomaly band %g: must be a positive number of standard deviations, or 0 for the fixed threshold", f.AnomalyBand))
+	}
 	return errors.Join(errs...)
 }
 
 func (f Firing) String() string {
 	if f.Immediate {
 		return "at once, per event"
+	}
+	if f.AnomalyBand > 0 {
+		return fmt.Sprintf("above a %g-sigma anomaly band per %s in %d of %d periods", f.AnomalyBand, shortDuration(f.Period), f.Datapoints(), f.EvaluationPeriods)
 	}
 	return fmt.Sprintf(">= %g per %s in %d of %d periods", f.Threshold, shortDuration(f.Period), f.Datapoints(), f.EvaluationPeriods)
 }
@@ -138,6 +163,9 @@ type Params struct {
 	// KeyIDs are bare key ids whose account and Region are not known (replay without --account
 	// and --region): they match the id as a caller sent it and any key ARN ending in it.
 	KeyIDs []string
+	// AppKeyARN is the key the app encrypts with, the one key whose per-key metrics the Metrics
+	// rules watch; "" renders AppKeyPlaceholder and matches no record.
+	AppKeyARN string
 }
 
 // Rule is one detection: what to look for (its condition) and how it fires.
@@ -156,6 +184,11 @@ type Rule struct {
 	style  patternStyle // how the CloudWatch pattern is spelled
 	notify bool         // also notify at once through EventBridge (critical log rules)
 	cases  []Case       // the rule's own positive and negative test records
+
+	metrics  *metricAlarm // Metrics rules: what the alarm reads (metrics.go)
+	join     *servedJoin  // Offline rules: the app log line each matching record must have (join.go)
+	adaptive bool         // a volume rule: its firing may use an anomaly band (Firing.AnomalyBand)
+	contains bool         // its alarm may trigger the responder although no condition names the task role
 }
 
 // Case is one test record for a rule with the result the rule must give, panther-analysis style.
@@ -165,22 +198,61 @@ type Case struct {
 	Sample string // file name in testdata/cloudtrail (see its README); a {"Records":[...]} file must hold exactly one match
 	Params Params
 	Want   bool
+	// Input, for a metric-math rule, is the input the record counts in (Want true); "" for none.
+	Input string
+	// With are other records (JSON lines) replayed with this one: an Offline rule's case judges
+	// the record against them, e.g. the app's decrypt_served lines.
+	With string
 }
 
 // Cases returns the rule's test records.
 func (r Rule) Cases() []Case { return append([]Case(nil), r.cases...) }
 
 // UsesTaskRole reports whether the rule needs Params.TaskRoleARN to mean anything.
-func (r Rule) UsesTaskRole() bool {
-	for _, c := range r.when {
-		if c.param == paramTaskRole {
+func (r Rule) UsesTaskRole() bool { return r.usesParam(paramTaskRole) }
+
+// UsesAppKey reports whether the rule needs Params.AppKeyARN to mean anything.
+func (r Rule) UsesAppKey() bool { return r.usesParam(paramAppKey) }
+
+func (r Rule) usesParam(p param) bool {
+	for _, c := range r.allConds() {
+		if c.param == p {
 			return true
+		}
+		for _, a := range c.alts {
+			if a.param == p {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// Default returns the five shipped rules in a stable order.
+// allConds are the rule's conditions and, for a metric-math rule, its inputs'.
+func (r Rule) allConds() []cond {
+	out := append([]cond(nil), r.when...)
+	if r.metrics != nil {
+		for _, in := range r.metrics.inputs {
+			out = append(out, in.when...)
+		}
+	}
+	return out
+}
+
+// Adaptive reports whether the rule's alarm may use an anomaly band instead of its threshold.
+func (r Rule) Adaptive() bool { return r.adaptive }
+
+// CanContain reports whether the rule's alarm may trigger the responder, which revokes the task
+// role's sessions: an alarm on the task role's own calls, or on decrypts of the app key that the
+// app did not serve.
+func (r Rule) CanContain() bool {
+	if r.Firing.Immediate {
+		return false
+	}
+	return r.contains || ((r.Source == TrailLogs || r.Source == AppLogs) && r.UsesTaskRole())
+}
+
+// Default returns the shipped rules in a stable order.
 func Default() []Rule {
 	return []Rule{
 		appKMSErrors(),
@@ -188,6 +260,9 @@ func Default() []Rule {
 		appDecryptVolume(),
 		appDecryptDenied(),
 		keyPolicyChange(),
+		appKeyDecryptRate(),
+		appDecryptUnserved(),
+		appDecryptUnmatched(),
 	}
 }
 
@@ -202,11 +277,11 @@ func Lookup(id string) (Rule, bool) {
 }
 
 // WithFiring returns the rule with its firing replaced, as stack config overrides thresholds.
-// An EventBridge rule stays immediate. A zero DatapointsToAlarm in f keeps the rule's own M
+// An EventBridge or Offline rule stays immediate. A zero DatapointsToAlarm in f keeps the rule's own M
 // (at most f's EvaluationPeriods), so that a caller who sets only period, periods and threshold
 // keeps the rule's tolerance for late data rather than turning it into "all N periods".
 func (r Rule) WithFiring(f Firing) Rule {
-	if r.Source == EventBridge {
+	if r.Source == EventBridge || r.Source == Offline {
 		f = Firing{Immediate: true}
 	}
 	if f.DatapointsToAlarm == 0 && !f.Immediate {

@@ -1,10 +1,13 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +61,9 @@ func caseRecords(t testing.TB, c Case) [][]byte {
 }
 
 // TestRuleCases runs every rule against the test records beside its definition. A log file
-// case passes when any of its records matches (Want true) or none does (Want false).
+// case passes when any of its records matches (Want true) or none does (Want false). A
+// metric-math rule's record must count in the case's Input; an Offline rule's record is replayed
+// with the case's other lines (With) and must be reported, or not.
 func TestRuleCases(t *testing.T) {
 	for _, r := range Default() {
 		if len(r.Cases()) == 0 {
@@ -66,16 +71,54 @@ func TestRuleCases(t *testing.T) {
 		}
 		for _, c := range r.Cases() {
 			t.Run(r.ID+"/"+c.Name, func(t *testing.T) {
-				got := false
-				for _, data := range caseRecords(t, c) {
-					got = got || r.Matches(mustParse(t, data), c.Params)
-				}
-				if got != c.Want {
-					t.Errorf("match = %v, want %v", got, c.Want)
+				switch {
+				case r.Expression() != "":
+					got := ""
+					for _, data := range caseRecords(t, c) {
+						if in := r.CountsIn(mustParse(t, data), c.Params); in != "" {
+							got = in
+						}
+					}
+					if (got != "") != c.Want || got != c.Input {
+						t.Errorf("counts in %q, want %q (want %v)", got, c.Input, c.Want)
+					}
+				case r.join != nil:
+					if got := reportedWith(t, r, c); got != c.Want {
+						t.Errorf("reported = %v, want %v", got, c.Want)
+					}
+				default:
+					got := false
+					for _, data := range caseRecords(t, c) {
+						got = got || r.Matches(mustParse(t, data), c.Params)
+					}
+					if got != c.Want {
+						t.Errorf("match = %v, want %v", got, c.Want)
+					}
 				}
 			})
 		}
 	}
+}
+
+// reportedWith replays an Offline rule's case record with the case's other lines and reports
+// whether replay reported the record.
+func reportedWith(t *testing.T, r Rule, c Case) bool {
+	t.Helper()
+	var b strings.Builder
+	for _, data := range caseRecords(t, c) {
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, data); err != nil {
+			t.Fatal(err)
+		}
+		b.Write(compact.Bytes())
+		b.WriteByte('\n')
+	}
+	b.WriteString(c.With)
+	res := ReplayData(c.Name, []byte(b.String()), ReplayOptions{Rules: []Rule{r}, Params: c.Params})
+	if len(res.Problems) > 0 {
+		t.Fatalf("replay: %v", res.Problems)
+	}
+	return len(res.Matches) > 0
 }
 
 // TestSamplesTable checks each AWS-published sample against the table in the samples README,
@@ -158,7 +201,47 @@ func TestGoldenPatterns(t *testing.T) {
 			p, _ = r.EventPattern(keyed)
 			b.WriteString("event pattern with keys:\n" + p + "\n")
 		}
+		if r.Source == Metrics {
+			writeMetricAlarm(t, &b, r)
+		}
+		if r.join != nil {
+			candidates := Rule{when: r.when, Source: TrailLogs, style: r.style}
+			b.WriteString("replay only; the records it joins, as a pattern (not deployed):\n" + candidates.FilterPattern(labParams) + "\n")
+			b.WriteString("each without an app line {\"event\":\"" + r.join.event + "\"} whose kms_request_id is its requestID\n")
+		}
 		checkGolden(t, filepath.Join("testdata", r.ID+".golden"), b.String())
+	}
+	// An adaptive rule with its anomaly band: the band's queries replace the threshold.
+	for _, id := range []string{"app-decrypt-volume", "app-key-decrypt-rate"} {
+		r, _ := Lookup(id)
+		f := r.Firing
+		f.AnomalyBand = 2
+		var b strings.Builder
+		writeMetricAlarm(t, &b, r.WithFiring(f))
+		checkGolden(t, filepath.Join("testdata", id+".anomaly.golden"), b.String())
+	}
+}
+
+// writeMetricAlarm renders a rule's alarm, its Metrics array with and without the app key, and
+// the metric filters it depends on, as golden text.
+func writeMetricAlarm(t *testing.T, b *strings.Builder, r Rule) {
+	t.Helper()
+	indented := func(v any) string {
+		var out bytes.Buffer
+		enc := json.NewEncoder(&out)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()
+	}
+	b.WriteString("alarm:\n" + indented(r.Alarm()))
+	for _, p := range []Params{{}, appKeyParams} {
+		b.WriteString("metric queries with app key " + strconv.Quote(p.AppKeyARN) + ":\n" + indented(r.MetricQueries(p)))
+	}
+	for _, pm := range r.PublishedMetrics(labParams) {
+		fmt.Fprintf(b, "published %s from %s: %s -> %s/%s value %s\n", pm.Name, pm.Source, pm.Pattern, pm.Transform.Namespace, pm.Transform.Name, pm.Transform.Value)
 	}
 }
 
@@ -192,16 +275,27 @@ func TestDefaultRulesAreComplete(t *testing.T) {
 		if err := r.Firing.Validate(); err != nil {
 			t.Errorf("%s: %v", r.ID, err)
 		}
-		logBased := r.Source != EventBridge
+		logBased := r.Source == TrailLogs || r.Source == AppLogs
 		if logBased != (r.MetricName != "") {
 			t.Errorf("%s: source %s with metric name %q", r.ID, r.Source, r.MetricName)
 		}
-		if logBased && r.Firing.Immediate {
-			t.Errorf("%s: a metric-filter rule cannot fire at once", r.ID)
+		if (logBased || r.Source == Metrics) && r.Firing.Immediate {
+			t.Errorf("%s: an alarmed rule cannot fire at once", r.ID)
+		}
+		if (r.Source == Metrics) != (r.metrics != nil) {
+			t.Errorf("%s: source %s, metric inputs %v", r.ID, r.Source, r.metrics)
+		}
+		if r.Source == Offline && (!r.Firing.Immediate || r.join == nil || r.Tunable()) {
+			t.Errorf("%s: an Offline rule is replayed only, per record: firing %v, join %v", r.ID, r.Firing, r.join)
+		}
+		if r.Source == Metrics {
+			if err := ValidateMetricQueries(r.MetricQueries(appKeyParams), r.Alarm().ThresholdMetricID); err != nil {
+				t.Errorf("%s: %v", r.ID, err)
+			}
 		}
 	}
-	if len(seen) != 5 {
-		t.Errorf("want 5 rules, have %d", len(seen))
+	if len(seen) != 8 {
+		t.Errorf("want 8 rules, have %d", len(seen))
 	}
 }
 
@@ -278,5 +372,8 @@ func TestAlarmAndMetric(t *testing.T) {
 	p, _ := Lookup("kms-key-policy-change")
 	if (p.Alarm() != AlarmSpec{}) || p.FilterPattern(labParams) != "" {
 		t.Errorf("EventBridge rule has alarm %+v or pattern %q", p.Alarm(), p.FilterPattern(labParams))
+	}
+	if qs := r.MetricQueries(labParams); qs != nil {
+		t.Errorf("a metric filter's alarm without a band reads no Metrics array: %+v", qs)
 	}
 }

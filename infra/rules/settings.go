@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,11 @@ const (
 
 // SettingFields are the four, in the order they are documented.
 var SettingFields = []string{SettingThreshold, SettingPeriodSeconds, SettingEvaluationPeriods, SettingDatapointsToAlarm}
+
+// SettingAnomalyBand is the fifth setting of an adaptive rule (Rule.Adaptive): the width of the
+// anomaly-detection band in standard deviations, the second argument of ANOMALY_DETECTION_BAND;
+// 0, the default, keeps the fixed threshold. A decimal is allowed ("1.5").
+const SettingAnomalyBand = "AnomalyBand"
 
 // SettingName is the stack setting for one field of a rule's firing.
 func SettingName(ruleID, field string) string {
@@ -114,5 +120,31 @@ func readFiring(r Rule, lookup func(string) (string, bool)) (Firing, []error) {
 	if threshold < 1 {
 		bad("%s %d: must be at least 1 (events per period)", name(SettingThreshold), threshold)
 	}
-	return Firing{Period: time.Duration(period) * time.Second, EvaluationPeriods: n, DatapointsToAlarm: m, Threshold: float64(threshold)}, errs
+	f := Firing{Period: time.Duration(period) * time.Second, EvaluationPeriods: n, DatapointsToAlarm: m, Threshold: float64(threshold)}
+	if r.Adaptive() {
+		band, err := readAnomalyBand(r, lookup)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		f.AnomalyBand = band
+	}
+	return f, errs
+}
+
+// readAnomalyBand reads an adaptive rule's band setting; a missing key keeps the rule's own.
+// CloudWatch trains the band's model on "up to two weeks of metric data, but you can enable
+// anomaly detection on a metric even if the metric does not have a full two weeks of data", so a
+// new stack keeps the fixed threshold (0) until that history exists.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Anomaly_Detection.html
+func readAnomalyBand(r Rule, lookup func(string) (string, bool)) (float64, error) {
+	key := SettingName(r.ID, SettingAnomalyBand)
+	raw, ok := lookup(key)
+	if !ok {
+		return r.Firing.AnomalyBand, nil
+	}
+	band, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+	if err != nil || band < 0 || math.IsInf(band, 0) || math.IsNaN(band) {
+		return 0, fmt.Errorf("%s %q: want a number of standard deviations above 0 (2 in AWS's examples), or 0 for the fixed threshold", key, raw)
+	}
+	return band, nil
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,56 @@ func TestApplySettingsNamesEveryBadKey(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// An adaptive rule has a fifth setting, its anomaly band; the default, 0, keeps the threshold.
+func TestAnomalyBandIsASettingOfTheAdaptiveRulesOnly(t *testing.T) {
+	got, err := ApplySettings(Default(), lookupMap(map[string]string{
+		"appKeyDecryptRateAnomalyBand": "2", "appDecryptVolumeAnomalyBand": " 1.5 ",
+		"appKmsErrorsAnomalyBand": "3", // not adaptive: not read
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bands := map[string]float64{}
+	for _, r := range got {
+		bands[r.ID] = r.Firing.AnomalyBand
+	}
+	if bands["app-key-decrypt-rate"] != 2 || bands["app-decrypt-volume"] != 1.5 || bands["app-kms-errors"] != 0 {
+		t.Errorf("bands %v", bands)
+	}
+	for _, r := range got {
+		a := r.Alarm()
+		switch {
+		case r.Firing.AnomalyBand > 0 && (a.ComparisonOperator != "GreaterThanUpperThreshold" || a.ThresholdMetricID != "band"):
+			t.Errorf("%s: band %g but alarm %+v", r.ID, r.Firing.AnomalyBand, a)
+		case r.Firing.AnomalyBand == 0 && !r.Firing.Immediate && (a.ComparisonOperator != "GreaterThanOrEqualToThreshold" || a.ThresholdMetricID != ""):
+			t.Errorf("%s: no band but alarm %+v", r.ID, a)
+		}
+	}
+	var adaptive []string
+	for _, r := range Default() {
+		if r.Adaptive() {
+			adaptive = append(adaptive, r.ID)
+		}
+		if r.Firing.AnomalyBand != 0 {
+			t.Errorf("%s ships with an anomaly band: the fixed threshold is the default", r.ID)
+		}
+	}
+	if strings.Join(adaptive, ",") != "app-decrypt-volume,app-key-decrypt-rate" {
+		t.Errorf("adaptive rules %v, want the two volume rules", adaptive)
+	}
+}
+
+func TestAnomalyBandSettingNamesABadValue(t *testing.T) {
+	for _, raw := range []string{"-1", "wide", "NaN", "+Inf"} {
+		_, err := ApplySettings(Default(), lookupMap(map[string]string{"appKeyDecryptRateAnomalyBand": raw}))
+		if err == nil || !strings.Contains(err.Error(), "appKeyDecryptRateAnomalyBand "+strconv.Quote(raw)+": want a number of standard deviations above 0") {
+			t.Errorf("%q: %v", raw, err)
+		}
+	}
+	if err := (Firing{Period: time.Minute, EvaluationPeriods: 1, Threshold: 1, AnomalyBand: -2}).Validate(); err == nil {
+		t.Error("a negative band validated")
 	}
 }

@@ -35,6 +35,10 @@ import (
 // its Lambda builds, and a person with an IAM user. Every call is stamped by a simulated clock that the
 // scenario moves, so the outcome does not depend on when the command runs.
 
+// loopContainOnRules is the rehearsed stack's containOnRules: the default, app-decrypt-volume, and
+// the fast alarm on decrypts the app did not serve, which a stack names to contain minutes earlier.
+var loopContainOnRules = []string{"app-decrypt-volume", "app-decrypt-unserved"}
+
 // The dev stack's names, as `make up` gives them (infra/naming.go).
 const (
 	loopPrefix     = "kmswatch-dev"
@@ -72,15 +76,24 @@ func (c *simClock) Set(t time.Time) {
 	c.mu.Unlock()
 }
 
+// loopDelays are how late each path of the loop sees a call: CloudTrail's to CloudWatch Logs
+// (--delivery-delay), AWS/KMS's per-key metric (--metric-delay), and the app's own log lines.
+type loopDelays struct {
+	trail, metric, appLog time.Duration
+}
+
 type loop struct {
-	scenario string
-	clock    *simClock
-	delay    time.Duration // CloudTrail to CloudWatch Logs
-	double   *awsdouble.Server
-	appKey   awsdouble.Key
-	auditKey awsdouble.Key
-	topic    string
-	params   rules.Params
+	scenario    string
+	clock       *simClock
+	delay       time.Duration // CloudTrail to CloudWatch Logs
+	metricDelay time.Duration // a call to its count in AWS/KMS's per-key metric
+	appLogDelay time.Duration // the app's log line to CloudWatch Logs (no CloudTrail hop)
+	header      []string      // what the scenario says about its clock, under the title
+	double      *awsdouble.Server
+	appKey      awsdouble.Key
+	auditKey    awsdouble.Key
+	topic       string
+	params      rules.Params
 
 	database *inmem.Store // the app's records (RDS), shared by every task
 	appLog   bytes.Buffer // every task's JSON log lines
@@ -103,19 +116,20 @@ type loop struct {
 
 // newLoop starts the account at taskStarted: the keys, the alert topic, the record table and the ECS
 // service with its first task; the scenario moves the clock on from there.
-func newLoop(scenario string, taskStarted time.Time, delay time.Duration) (*loop, error) {
+func newLoop(scenario string, taskStarted time.Time, d loopDelays) (*loop, error) {
 	clock := &simClock{now: taskStarted}
-	d := awsdouble.New(awsdouble.Options{RoleARN: "arn:aws:iam::" + loopAccount + ":role/" + loopTaskRole,
+	dbl := awsdouble.New(awsdouble.Options{RoleARN: "arn:aws:iam::" + loopAccount + ":role/" + loopTaskRole,
 		Cluster: loopCluster, Service: loopService, MaxRecords: 100000, Now: clock.Now})
-	l := &loop{scenario: scenario, clock: clock, delay: delay, double: d,
-		appKey: d.CreateKey("alias/" + loopPrefix + "-app"), auditKey: d.CreateKey("alias/" + loopPrefix + "-audit"),
-		topic: d.CreateTopic(loopPrefix + "-alerts"), database: inmem.NewStore()}
-	l.params = rules.Params{TaskRoleARN: "arn:aws:iam::" + loopAccount + ":role/" + loopTaskRole, KeyARNs: []string{l.appKey.ARN, l.auditKey.ARN}}
-	d.CreateTable(loopTable, dynamodb.KeyAttribute)
+	l := &loop{scenario: scenario, clock: clock, delay: d.trail, metricDelay: d.metric, appLogDelay: d.appLog, double: dbl,
+		appKey: dbl.CreateKey("alias/" + loopPrefix + "-app"), auditKey: dbl.CreateKey("alias/" + loopPrefix + "-audit"),
+		topic: dbl.CreateTopic(loopPrefix + "-alerts"), database: inmem.NewStore()}
+	l.params = rules.Params{TaskRoleARN: "arn:aws:iam::" + loopAccount + ":role/" + loopTaskRole, KeyARNs: []string{l.appKey.ARN, l.auditKey.ARN},
+		AppKeyARN: l.appKey.ARN}
+	dbl.CreateTable(loopTable, dynamodb.KeyAttribute)
 	ctx := context.Background()
 
 	// What the stack deployed: the task role's own permissions, so that release is seen to keep them.
-	deployer, err := d.AssumeRole("arn:aws:iam::"+loopAccount+":role/"+loopPrefix+"-deployer", "pulumi")
+	deployer, err := dbl.AssumeRole("arn:aws:iam::"+loopAccount+":role/"+loopPrefix+"-deployer", "pulumi")
 	if err != nil {
 		return nil, err
 	}
@@ -124,16 +138,20 @@ func newLoop(scenario string, taskStarted time.Time, delay time.Duration) (*loop
 		return nil, fmt.Errorf("deploying the task role's policy: %w", err)
 	}
 
-	session, err := d.AssumeRole(responderRole, loopPrefix+"-responder") // Lambda names the session after the function
+	session, err := dbl.AssumeRole(responderRole, loopPrefix+"-responder") // Lambda names the session after the function
 	if err != nil {
 		return nil, err
 	}
 	cfg := l.config(session.Credentials, "")
-	rule, _ := rules.Lookup("app-decrypt-volume")
+	var containOn []string // the stack's containOnRules: the trail's volume alarm and the fast unserved one
+	for _, id := range loopContainOnRules {
+		rule, _ := rules.Lookup(id)
+		containOn = append(containOn, rule.AlarmName(loopPrefix))
+	}
 	l.responder = &executor.Executor{
 		Stack: responder.Stack{Mode: responder.ModeContain, TaskRoleName: loopTaskRole, TaskRoleARN: l.params.TaskRoleARN,
 			Cluster: loopCluster, Service: loopService, AppKeyARN: l.appKey.ARN, AuditKeyARN: l.auditKey.ARN,
-			ContainOnAlarms: []string{rule.AlarmName(loopPrefix)}, ContainmentInterval: time.Hour},
+			ContainOnAlarms: containOn, ContainmentInterval: time.Hour},
 		IAM: iam.NewFromConfig(cfg), ECS: ecs.NewFromConfig(cfg), KMS: awskms.NewFromConfig(cfg), SNS: sns.NewFromConfig(cfg),
 		Store:    dynamodb.Store{Client: awsdynamodb.NewFromConfig(cfg), Table: loopTable},
 		TopicARN: l.topic, Table: loopTable, Now: clock.Now, Log: slog.New(slog.DiscardHandler),
@@ -141,7 +159,7 @@ func newLoop(scenario string, taskStarted time.Time, delay time.Duration) (*loop
 	if err := l.responder.Stack.Validate(); err != nil {
 		return nil, err
 	}
-	l.oncall = d.AddUser("oncall")
+	l.oncall = dbl.AddUser("oncall")
 	pcfg := l.config(l.oncall.Credentials, personAddress)
 	l.person = &executor.Executor{IAM: iam.NewFromConfig(pcfg), KMS: awskms.NewFromConfig(pcfg),
 		Store: dynamodb.Store{Client: awsdynamodb.NewFromConfig(pcfg), Table: loopTable}, Table: loopTable, Now: clock.Now}
@@ -249,6 +267,7 @@ func (l *loop) replay(ruleIDs ...string) (*rules.ReplayResult, error) {
 type trailRecord struct {
 	EventTime    time.Time `json:"eventTime"`
 	EventName    string    `json:"eventName"`
+	RequestID    string    `json:"requestID"`
 	ErrorCode    string    `json:"errorCode"`
 	ErrorMessage string    `json:"errorMessage"`
 	SourceIP     string    `json:"sourceIPAddress"`

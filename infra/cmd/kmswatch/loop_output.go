@@ -58,8 +58,12 @@ func (l *loop) writeText(out io.Writer, about string, required []string) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	fmt.Fprintf(w, "Rehearsal %s: %s\n", l.scenario, about)
-	fmt.Fprintf(w, "Simulated clock, %s UTC; CloudTrail reaches CloudWatch Logs %s after each call (--delivery-delay).\n\n",
+	fmt.Fprintf(w, "Simulated clock, %s UTC; CloudTrail reaches CloudWatch Logs %s after each call (--delivery-delay).\n",
 		l.steps[0].At.Format("2006-01-02"), minutes(l.delay))
+	for _, h := range l.header {
+		fmt.Fprintln(w, h)
+	}
+	fmt.Fprintln(w)
 	for _, s := range l.steps {
 		mark := "ok"
 		if !s.OK {
@@ -103,7 +107,8 @@ func (l *loop) writeJSON(out io.Writer, required []string) {
 		}{"step", l.scenario, s})
 	}
 	_ = enc.Encode(map[string]any{"type": "result", "scenario": l.scenario, "ok": l.passed(required),
-		"steps": len(l.steps), "missing": l.missing(required), "deliveryDelay": l.delay.String()})
+		"steps": len(l.steps), "missing": l.missing(required), "deliveryDelay": l.delay.String(),
+		"metricDelay": l.metricDelay.String(), "appLogDelay": l.appLogDelay.String()})
 }
 
 // indent prefixes every line of text.

@@ -13,13 +13,15 @@ import (
 // invokes the responder. The exfiltration scenario checks each signal at every alarm evaluation (each
 // simulated minute) and invokes the responder delay after the signal fired; a signal that fires after a
 // containment reaches the responder too, which rate-limits it. Issue 11's fast signals (the AWS/KMS per-key
-// metric alarm, "decrypts not served by the app") are added here as further signals with their own check
-// and delay.
+// metric alarm, "decrypts not served by the app") are further signals with their own check and path
+// (loop_signal_metrics.go).
 type signal struct {
-	id          string        // the step's id, e.g. "alarm"
-	name        string        // what fired, for people
-	delay       time.Duration // from firing to the responder's invocation
-	delaySource string        // where that delay comes from
+	id          string               // the step's id, e.g. "alarm"
+	name        string               // what fired, for people
+	delay       time.Duration        // from firing to the responder's invocation
+	delaySource string               // where that delay comes from
+	notifyOnly  bool                 // the alarm only tells a person: no responder action
+	path        func(l *loop) string // how late this path sees a call, for people
 	// check reports whether the signal has fired by now, judging only from what was logged so far.
 	check func(l *loop, now time.Time) (firing, bool, error)
 }
@@ -43,6 +45,9 @@ func decryptVolumeAlarm() signal {
 		id: "alarm", name: "alarm " + name,
 		// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions-Lambda.html
 		delaySource: "CloudWatch invokes the alarm's Lambda action on the state change; AWS documents no latency, the rehearsal adds none",
+		path: func(l *loop) string {
+			return fmt.Sprintf("path: CloudTrail -> CloudWatch Logs -> metric filter, each call seen %s after it (--delivery-delay; CloudTrail's documented average)", minutes(l.delay))
+		},
 		check: func(l *loop, now time.Time) (firing, bool, error) {
 			if err := tally.update(l); err != nil {
 				return firing{}, false, err

@@ -27,10 +27,10 @@ const (
 const usage = `kmswatch: detection rules for KMS activity, offline.
 
 Usage:
-  kmswatch rules    [--role-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]
-  kmswatch replay   [--role-arn ARN] [--key-arn KEY]... [--account ID] [--region R] [--period D] [--rule ID]...
+  kmswatch rules    [--role-arn ARN] [--app-key-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]
+  kmswatch replay   [--role-arn ARN] [--app-key-arn ARN] [--key-arn KEY]... [--account ID] [--region R] [--period D] [--rule ID]...
                     [--limit N] [--json] FILE|DIR...
-  kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--json]
+  kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--metric-delay D] [--json]
   kmswatch status   --table NAME [--all] [--json]
   kmswatch release  --table NAME [--force] [--json] RECORD_ID
   kmswatch version

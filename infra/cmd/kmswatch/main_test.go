@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
 )
 
 const (
@@ -87,7 +89,7 @@ func TestRulesCommand(t *testing.T) {
 	}
 	r = runCLI("rules", "--json", "--role-arn", labRole)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if r.code != exitOK || len(lines) != 5 {
+	if r.code != exitOK || len(lines) != len(rules.Default()) {
 		t.Fatalf("exit %d, %d lines:\n%s", r.code, len(lines), r.stdout)
 	}
 	var first struct {

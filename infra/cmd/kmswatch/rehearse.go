@@ -33,10 +33,14 @@ does not depend on when the command runs. --scenario picks it:
                 would do: the alarm transitions and the notification SNS would email. Events are
                 one second apart.
   exfiltration  the whole loop: the app serves; a copy of its task role session decrypts the
-                database from another address; the app-decrypt-volume alarm fires; the responder
-                (its executor, with the SDK clients its Lambda builds, on the AWS double) revokes
-                the role's older sessions and forces a new deployment; the copy is refused, the new
-                task serves; kmswatch status and release run as the on-call person's IAM user.
+                database from another address; AWS/KMS's per-key alarms (app-key-decrypt-rate,
+                app-decrypt-unserved) fire, then the trail's app-decrypt-volume; the responder
+                (its executor, with the SDK clients its Lambda builds, on the AWS double), which
+                the stack lets app-decrypt-volume and app-decrypt-unserved invoke, revokes the
+                role's older sessions and forces a new deployment; the copy is refused, the new
+                task serves; kmswatch status and release run as the on-call person's IAM user;
+                the offline join names every Decrypt the app did not serve. Each path's delay is
+                printed beside the CloudTrail path's.
   key-deletion  an IAM user schedules the deletion of the app key and of the audit key; the
                 kms-key-disable-or-delete event reaches the responder, which cancels the app key's
                 deletion (KMS leaves it Disabled) and leaves the audit key to a person; the person
@@ -48,7 +52,9 @@ not document which timestamp a metric filter uses), and the alarm, evaluated eve
 from the first evaluation after it arrived. The default, 5m, is AWS's figure for CloudTrail ("an
 average of about 5 minutes ... not guaranteed"); the lab warns of up to 15m. A log rule's alarm
 fires on a burst that arrives up to its tolerance late (printed beside it); a later burst it may
-miss, and the output says which alarms did.
+miss, and the output says which alarms did. AWS/KMS's per-key metric counts a call --metric-delay
+after it: AWS documents no delay, and the default, 2m, is an assumption; the app's own lines feed
+app-decrypt-unserved 1m after they are written (assumed too).
 
 Exit status: 0 when the scenario ran as described (lab: encrypt and the right-key decrypt succeed,
 every wrong-key decrypt is refused; the others: every step printed ok), 1 otherwise, 2 for bad
@@ -74,7 +80,7 @@ var rehearsalRegion = rules.NotificationContext{
 
 // loopScenarios are the scenarios that run the responder's loop, with the steps each must show.
 var loopScenarios = map[string]struct {
-	run      func(start time.Time, delay time.Duration) (*loop, error)
+	run      func(start time.Time, d loopDelays) (*loop, error)
 	about    string
 	required []string
 }{
@@ -87,8 +93,9 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	scenario := fs.String("scenario", "lab", "lab, exfiltration or key-deletion")
 	wrongKeys := fs.Int("wrong-keys", 5, "lab: decrypts with a wrong key (the default trips app-kms-errors and app-decrypt-denied)")
 	delay := fs.Duration("delivery-delay", defaultDeliveryDelay, "how late each log line reaches CloudWatch Logs (0 to 24h)")
+	metricDelay := fs.Duration("metric-delay", defaultMetricDelay, "exfiltration: how late AWS/KMS's per-key metric counts a call (0 to 24h; AWS documents none)")
 	asJSON := fs.Bool("json", false, "JSON lines: one per step (lab: and per alarm transition and notification)")
-	fs.Usage = usageFunc(fs, "kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--json]", rehearseAbout)
+	fs.Usage = usageFunc(fs, "kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--metric-delay D] [--json]", rehearseAbout)
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
 		return code
@@ -99,6 +106,9 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 	if *delay < 0 || *delay > maxDeliveryDelay {
 		return usageError(stderr, "rehearse", "--delivery-delay %s: must be between 0 and 24h", *delay)
 	}
+	if *metricDelay < 0 || *metricDelay > maxDeliveryDelay {
+		return usageError(stderr, "rehearse", "--metric-delay %s: must be between 0 and 24h", *metricDelay)
+	}
 	start := time.Now().UTC().Truncate(time.Minute)
 	if *scenario != "lab" {
 		sc, known := loopScenarios[*scenario]
@@ -108,7 +118,7 @@ func runRehearse(args []string, stdout, stderr io.Writer) int {
 		case flagSet(fs, "wrong-keys"):
 			return usageError(stderr, "rehearse", "--wrong-keys applies to --scenario lab only")
 		}
-		l, err := sc.run(start, *delay)
+		l, err := sc.run(start, loopDelays{trail: *delay, metric: *metricDelay, appLog: defaultAppLogDelay})
 		if err != nil {
 			fmt.Fprintf(stderr, "kmswatch rehearse: %v\n", err)
 			return exitFindings

@@ -27,8 +27,16 @@ Records stream through one at a time, so memory does not grow with the size of a
 Prints a summary line (files read, records judged by shape, what was skipped and why), then, per
 rule, the periods whose count reaches the threshold and the records that matched.
 
-The app rules (app-kms-errors, app-decrypt-volume) look for the app's task role: without --role-arn
-they are skipped, with a note. Rules that notify at once fire per event.
+The app rules (app-kms-errors, app-decrypt-volume, app-decrypt-unmatched) look for the app's task
+role: without --role-arn they are skipped, with a note. Rules that notify at once fire per event.
+
+app-decrypt-unmatched joins the trail with the app's log: give both (the app log group's export
+holds the decrypt_served lines). Each successful Decrypt by the task role whose requestID no
+decrypt_served line carries (its kms_request_id) is reported, with caller, address and time; one
+outside the times the app log covers is not judged, and a note counts those. Only the request ids
+are kept in memory. app-key-decrypt-rate counts what AWS/KMS's per-key metric counts, the
+successful Decrypts of the app key by anyone, and needs --app-key-arn; app-decrypt-unserved alarms
+on metric math that no log holds and is skipped, with a note.
 
 --key-arn scopes kms-key-policy-change and kms-key-disable-or-delete to the given keys, wherever a
 call names them: requestParameters.keyId (key ARN, key id, alias name or alias ARN, as the caller
@@ -50,17 +58,18 @@ when an input could not be read or held JSON of no known shape (reported on stde
 line), or when no input held a single record; 2 for bad usage.`
 
 type replayFlags struct {
-	roleARN  string
-	keyRefs  stringList
-	account  string
-	region   string
-	period   time.Duration
-	ruleIDs  stringList
-	limit    int
-	asJSON   bool
-	paths    []string
-	selected []rules.Rule
-	params   rules.Params
+	roleARN   string
+	appKeyARN string
+	keyRefs   stringList
+	account   string
+	region    string
+	period    time.Duration
+	ruleIDs   stringList
+	limit     int
+	asJSON    bool
+	paths     []string
+	selected  []rules.Rule
+	params    rules.Params
 }
 
 func runReplay(args []string, stdout, stderr io.Writer) int {
@@ -68,6 +77,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.StringVar(&f.roleARN, "role-arn", "", "the app's ECS task role: its role ARN, or an assumed-role session ARN (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION means role NAME)")
 	fs.Var(&f.keyRefs, "key-arn", "a KMS key of the stack: key ARN, key id, alias name or alias ARN (repeatable; default: any key)")
+	fs.StringVar(&f.appKeyARN, "app-key-arn", "", "the app key's ARN: app-key-decrypt-rate counts its successful Decrypts, as AWS/KMS's per-key metric does")
 	fs.StringVar(&f.account, "account", "", "keep to records of this AWS account: recipientAccountId, else an EventBridge event's account, else the caller's (app log lines are kept)")
 	fs.StringVar(&f.region, "region", "", "keep to records of this Region: awsRegion, else an EventBridge event's region (app log lines are kept)")
 	fs.DurationVar(&f.period, "period", 0, "evaluate every alarm over this period instead of its own (a multiple of 60s)")
@@ -172,6 +182,9 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 			}
 			f.selected[i] = r.WithFiring(firing)
 		}
+	}
+	if code, ok := f.selectMetricsRules(stderr); !ok {
+		return code, false
 	}
 	if f.roleARN == "" {
 		var kept []rules.Rule

@@ -79,7 +79,10 @@ func TestInsightsFilesAreCountedNotProblems(t *testing.T) {
 		"CloudTrail/encrypt.json":            sample(t, "kms-encrypt-iamuser.json"),
 	})
 	r := runCLI("replay", dir)
-	if r.code != exitOK || r.stderr != "kmswatch replay: note: app-kms-errors, app-decrypt-volume skipped: they look for the app's task role; pass --role-arn\n" {
+	if r.code != exitOK || r.stderr != "kmswatch replay: note: app-decrypt-unserved skipped: it alarms on metric math (kms - served) that no log holds; "+
+		"app-decrypt-unmatched answers its question exactly, per request\n"+
+		"kmswatch replay: note: app-key-decrypt-rate skipped: they count the app key's decrypts; pass --app-key-arn\n"+
+		"kmswatch replay: note: app-kms-errors, app-decrypt-volume, app-decrypt-unmatched skipped: they look for the app's task role; pass --role-arn\n" {
 		t.Errorf("exit %d, stderr %q; want 0 and only the note", r.code, r.stderr)
 	}
 	for _, want := range []string{"skipped 2 Insights events (not judged)", "CloudTrail Insights, as context", "ApiCallRateInsight  ssm.amazonaws.com  UpdateInstanceInformation"} {

@@ -14,12 +14,13 @@ import (
 func runRules(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
 	roleARN := fs.String("role-arn", "", "the app's ECS task role ARN to render the app rules with (default: "+rules.RoleARNPlaceholder+")")
+	appKeyARN := fs.String("app-key-arn", "", "the app key's ARN, whose AWS/KMS per-key metrics the metrics rules read (default: "+rules.AppKeyPlaceholder+")")
 	var keyARNs stringList
 	fs.Var(&keyARNs, "key-arn", "a KMS key of the stack, to scope kms-key-policy-change's pattern: key ARN, key id, alias name or alias ARN (repeatable; default: any key)")
 	asJSON := fs.Bool("json", false, "one JSON object per rule and line")
 	format := fs.String("format", "", "print each rule as a hunting query instead: athena (SQL over the CloudTrail table) or insights (Logs Insights)")
 	stackConfig := fs.String("stack-config", "", "a stack file (e.g. Pulumi.dev.yaml): show the rules with that stack's firing settings, as deployed")
-	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]",
+	fs.Usage = usageFunc(fs, "kmswatch rules [--role-arn ARN] [--app-key-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]",
 		"Lists the rules with what infra deploys from them: CloudWatch Logs filter patterns, metric and alarm\nparameters, EventBridge patterns. --format prints the Athena or Logs Insights query the stack saves\nfor each rule instead.")
 	positional, code, ok := parseFlags(fs, args, stdout, stderr)
 	if !ok {
@@ -47,6 +48,11 @@ func runRules(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmswatch rules: note: --key-arn %s\n", n)
 	}
 	p.TaskRoleARN = *roleARN
+	if *appKeyARN != "" {
+		if p.AppKeyARN, err = appKeyParam(*appKeyARN); err != nil {
+			return usageError(stderr, "rules", "%v", err)
+		}
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	if *format != "" {
@@ -77,10 +83,14 @@ func writeHuntingQueries(w io.Writer, rs []rules.Rule, p rules.Params, format st
 		var query string
 		var err error
 		switch {
+		case format == "insights" && !r.HasInsightsQuery():
+			query = fmt.Sprintf("# kmswatch %s: no Logs Insights query: the rule %v\n", r.ID, rules.ErrTwoLogs)
 		case format == "insights":
 			query, err = r.InsightsQuery(p)
-		case !r.HasAthenaQuery():
+		case !r.HasAthenaQuery() && r.Source == rules.AppLogs:
 			query = fmt.Sprintf("-- kmswatch %s: no Athena query: the rule %v\n", r.ID, rules.ErrNotInTrail)
+		case !r.HasAthenaQuery():
+			query = fmt.Sprintf("-- kmswatch %s: no Athena query: the rule %v\n", r.ID, rules.ErrTwoLogs)
 		default:
 			query, err = r.AthenaQuery(p)
 		}
@@ -102,11 +112,20 @@ type ruleView struct {
 	FilterPattern string                  `json:"filterPattern,omitempty"`
 	Metric        *metricView             `json:"metric,omitempty"`
 	Alarm         *rules.AlarmSpec        `json:"alarm,omitempty"`
+	MetricQueries []rules.MetricQuery     `json:"metricQueries,omitempty"` // the alarm's Metrics array, when it has one
+	Publishes     []publishedView         `json:"publishes,omitempty"`     // metric filters the alarm reads
+	Replay        string                  `json:"replay,omitempty"`        // an offline rule: what replay joins`
 	Immediate     bool                    `json:"immediate"`
 	EventPattern  json.RawMessage         `json:"eventPattern,omitempty"`
 	Notification  *rules.InputTransformer `json:"notification,omitempty"`
 	Runbook       string                  `json:"runbook"`
 	References    []string                `json:"references,omitempty"`
+}
+
+type publishedView struct {
+	LogGroup      string     `json:"logGroup"`
+	FilterPattern string     `json:"filterPattern"`
+	Metric        metricView `json:"metric"`
 }
 
 type metricView struct {
@@ -124,8 +143,18 @@ func viewRule(r rules.Rule, p rules.Params) ruleView {
 	if r.MetricName != "" {
 		mt := r.MetricTransformation()
 		v.Metric = &metricView{Namespace: mt.Namespace, Name: mt.Name, Value: mt.Value, DefaultValue: mt.DefaultValue}
-		a := r.Alarm()
+	}
+	if a := r.Alarm(); a != (rules.AlarmSpec{}) {
 		v.Alarm = &a
+		v.MetricQueries = r.MetricQueries(p)
+	}
+	for _, pm := range r.PublishedMetrics(p) {
+		mt := pm.Transform
+		v.Publishes = append(v.Publishes, publishedView{LogGroup: pm.Source.String(), FilterPattern: pm.Pattern,
+			Metric: metricView{Namespace: mt.Namespace, Name: mt.Name, Value: mt.Value, DefaultValue: mt.DefaultValue}})
+	}
+	if r.Source == rules.Offline {
+		v.Replay = offlineJoin
 	}
 	if pattern, ok := r.EventPattern(p); ok {
 		v.EventPattern = json.RawMessage(pattern)
@@ -143,29 +172,89 @@ func writeRuleJSON(w io.Writer, r rules.Rule, p rules.Params) {
 	}
 }
 
+// offlineJoin says what replay does for an Offline rule.
+const offlineJoin = "each record joined with the app's decrypt_served line of the same request id (requestID = kms_request_id); " +
+	"replay reports every record without one"
+
 func writeRulesTable(w io.Writer, rs []rules.Rule, p rules.Params) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSEVERITY\tSOURCE\tFIRES\tMETRIC")
 	for _, r := range rs {
-		metric := "-"
-		if r.MetricName != "" {
-			metric = rules.MetricNamespace + "/" + r.MetricName
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Source, r.Firing, metric)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Source, r.Firing, metricColumn(r))
 	}
 	tw.Flush()
 	for _, r := range rs {
 		fmt.Fprintf(w, "\n%s: %s\n", r.ID, r.Title)
 		if fp := r.FilterPattern(p); fp != "" {
 			fmt.Fprintf(w, "  filter pattern: %s\n", fp)
-			a := r.Alarm()
-			fmt.Fprintf(w, "  alarm:          %s(%s) %s %g in %d of %d period(s) of %ds, missing data %s, tolerates data %s late\n",
-				a.Statistic, a.MetricName, a.ComparisonOperator, a.Threshold, a.DatapointsToAlarm, a.EvaluationPeriods, a.PeriodSeconds,
-				a.TreatMissingData, minutes(r.Firing.LateTolerance()))
+		}
+		for _, line := range alarmLines(r, p) {
+			fmt.Fprintf(w, "  %s\n", line)
 		}
 		if ep, ok := r.EventPattern(p); ok {
 			fmt.Fprintf(w, "  event pattern:  %s\n", ep)
 		}
+		if r.Source == rules.Offline {
+			fmt.Fprintf(w, "  replay only:    %s\n", offlineJoin)
+		}
 		fmt.Fprintf(w, "  runbook:        %s\n", r.Runbook)
 	}
+}
+
+// metricColumn is what the rule's alarm watches, in a word.
+func metricColumn(r rules.Rule) string {
+	switch {
+	case r.MetricName != "":
+		return rules.MetricNamespace + "/" + r.MetricName
+	case r.Expression() != "":
+		return r.Expression()
+	}
+	for _, q := range r.MetricQueries(rules.Params{}) {
+		if q.Metric != nil {
+			return q.Metric.Namespace + "/" + q.Metric.MetricName
+		}
+	}
+	return "-"
+}
+
+// alarmLines render the rule's alarm: what it compares, with what, over how many periods, and
+// the metrics an expression or a band reads.
+func alarmLines(r rules.Rule, p rules.Params) []string {
+	a := r.Alarm()
+	if a == (rules.AlarmSpec{}) {
+		return nil
+	}
+	queries := r.MetricQueries(p)
+	watched, threshold := fmt.Sprintf("%s(%s)", a.Statistic, a.MetricName), fmt.Sprintf("%g", a.Threshold)
+	var inputs []string
+	for _, q := range queries {
+		switch {
+		case q.ID == a.ThresholdMetricID:
+			threshold = q.Expression
+		case q.ReturnData && q.Metric != nil:
+			watched = metricStat(q.Metric)
+		case q.ReturnData:
+			watched = q.ID + " = " + q.Expression
+		case q.Metric != nil:
+			inputs = append(inputs, fmt.Sprintf("  %s = %s", q.ID, metricStat(q.Metric)))
+		}
+	}
+	period := a.PeriodSeconds
+	lines := []string{fmt.Sprintf("alarm:          %s %s %s in %d of %d period(s) of %ds, missing data %s, tolerates data %s late",
+		watched, a.ComparisonOperator, threshold, a.DatapointsToAlarm, a.EvaluationPeriods, period, a.TreatMissingData, minutes(r.Firing.LateTolerance()))}
+	for _, in := range inputs {
+		lines = append(lines, "               "+in)
+	}
+	for _, pm := range r.PublishedMetrics(p) {
+		lines = append(lines, fmt.Sprintf("publishes:      %s/%s from %s: %s", pm.Transform.Namespace, pm.Transform.Name, pm.Source, pm.Pattern))
+	}
+	return lines
+}
+
+func metricStat(m *rules.MetricStat) string {
+	s := m.Stat + "(" + m.Namespace + " " + m.MetricName
+	for _, d := range m.Dimensions {
+		s += " " + d.Name + "=" + d.Value
+	}
+	return s + ")"
 }

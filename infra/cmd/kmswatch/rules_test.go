@@ -22,12 +22,16 @@ func TestRulesPrintsTheHuntingQueries(t *testing.T) {
 			var q string
 			var err error
 			switch {
+			case format == "insights" && !rule.HasInsightsQuery():
+				q = "# kmswatch " + rule.ID + ": no Logs Insights query: the rule " + rules.ErrTwoLogs.Error() + "\n"
 			case format == "insights":
 				q, err = rule.InsightsQuery(p)
 			case rule.HasAthenaQuery():
 				q, err = rule.AthenaQuery(p)
-			default:
+			case rule.Source == rules.AppLogs:
 				q = "-- kmswatch " + rule.ID + ": no Athena query: the rule " + rules.ErrNotInTrail.Error() + "\n"
+			default:
+				q = "-- kmswatch " + rule.ID + ": no Athena query: the rule " + rules.ErrTwoLogs.Error() + "\n"
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -19,11 +19,15 @@ import (
 )
 
 const exfiltrationAbout = "a copy of the task role's credentials decrypts the database from outside the app; " +
-	"the decrypt-volume alarm fires; the responder contains; the copy is refused, the app keeps serving; release lifts it."
+	"AWS/KMS's per-key alarms fire minutes before the trail's; the responder contains on decrypts the app did not serve; " +
+	"the copy is refused, the app keeps serving; release lifts it; replay names every unserved decrypt."
 
 // The steps the exfiltration scenario must show, in order.
-var exfiltrationSteps = []string{"app-serves", "credentials-stolen", "alarm", "responder-contains", "stolen-refused",
-	"app-healthy", "status", "released", "after-release", "users-served"}
+// The trail's volume alarm is no required step: with the AWS/KMS alarms the copy is refused
+// before it has made the 1000 Decrypts in 5 minutes that the volume alarm counts.
+var exfiltrationSteps = []string{"app-serves", "credentials-stolen", "key-rate-alarm", "unserved-alarm", "responder-contains",
+	"stolen-refused", "app-healthy", "status", "released", "after-release", "users-served",
+	"unmatched-decrypts", "detection-paths"}
 
 const (
 	attackerAddress = "198.51.100.23"
@@ -39,6 +43,7 @@ type exfiltration struct {
 	*loop
 	signals  []signal
 	fired    []bool
+	firedAt  []time.Time
 	deadline time.Time
 
 	names     []string       // the database's records, as the attacker dumped them
@@ -54,19 +59,21 @@ type exfiltration struct {
 }
 
 // rehearseExfiltration runs the scenario from start (the attack starts attackAfter later), with the
-// signals the stack has today.
-func rehearseExfiltration(start time.Time, delay time.Duration) (*loop, error) {
-	return runExfiltration(start, delay, []signal{decryptVolumeAlarm()})
+// signals the stack has: the AWS/KMS per-key alarms and the trail's volume alarm.
+func rehearseExfiltration(start time.Time, d loopDelays) (*loop, error) {
+	return runExfiltration(start, d, []signal{keyDecryptRateAlarm(), unservedAlarm(), decryptVolumeAlarm()})
 }
 
-func runExfiltration(start time.Time, delay time.Duration, signals []signal) (*loop, error) {
-	l, err := newLoop("exfiltration", start.Add(-2*time.Hour), delay)
+func runExfiltration(start time.Time, d loopDelays, signals []signal) (*loop, error) {
+	l, err := newLoop("exfiltration", start.Add(-2*time.Hour), d)
 	if err != nil {
 		return nil, err
 	}
+	l.header = append(l.header, fmt.Sprintf("AWS/KMS's per-key metric counts a call %s after it (--metric-delay; assumed: AWS documents no delay); "+
+		"the app's own log lines reach CloudWatch Logs %s after they are written (assumed).", minutes(d.metric), minutes(d.appLog)))
 	x := &exfiltration{loop: l, signals: signals, deadline: start.Add(signalDeadline),
 		trafficEnd: start.Add(signalDeadline)}
-	x.fired = make([]bool, len(x.signals))
+	x.fired, x.firedAt = make([]bool, len(x.signals)), make([]time.Time, len(x.signals))
 	if err := x.seed(start.Add(-45 * time.Minute)); err != nil {
 		return nil, err
 	}
@@ -77,6 +84,8 @@ func runExfiltration(start time.Time, delay time.Duration, signals []signal) (*l
 	l.at(start.Add(time.Minute), x.evaluateSignals)
 	l.run()
 	x.usersServed()
+	x.unmatchedDecrypts()
+	x.detectionPaths()
 	return l, nil
 }
 
@@ -216,9 +225,15 @@ func (x *exfiltration) evaluateSignals() {
 		if !ok {
 			continue
 		}
-		x.fired[i] = true
-		x.record(loopStep{At: f.at, ID: sig.id, Title: sig.name + " fires", Want: "the signal fires while the copy decrypts", OK: x.attackEnd.IsZero(),
+		x.fired[i], x.firedAt[i] = true, f.at
+		// A slower path that fires after a faster one contained confirms it; one that fires after
+		// the copy was done is too late.
+		x.record(loopStep{At: f.at, ID: sig.id, Title: sig.name + " fires",
+			Want: "the signal fires while the copy decrypts, or after a faster signal contained it", OK: x.attackEnd.IsZero() || x.contained != nil,
 			Got: f.got, Details: f.details})
+		if sig.notifyOnly {
+			continue
+		}
 		sig, f := sig, f
 		x.at(f.at.Add(sig.delay), func() { x.invoke(sig, f) })
 	}

@@ -14,13 +14,18 @@ import (
 )
 
 // mustLoop runs a loop scenario from rehearsalStart.
-func mustLoop(t *testing.T, run func(time.Time, time.Duration) (*loop, error), delay time.Duration) *loop {
+func mustLoop(t *testing.T, run func(time.Time, loopDelays) (*loop, error), d loopDelays) *loop {
 	t.Helper()
-	l, err := run(rehearsalStart, delay)
+	l, err := run(rehearsalStart, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// defaultDelays are the command's defaults.
+func defaultDelays() loopDelays {
+	return loopDelays{trail: defaultDeliveryDelay, metric: defaultMetricDelay, appLog: defaultAppLogDelay}
 }
 
 func stepIDs(l *loop) []string {
@@ -76,7 +81,7 @@ func callsBy(trail []trailRecord, accessKeyID string) []trailRecord {
 }
 
 func TestExfiltrationIsContainedAndReleased(t *testing.T) {
-	l := mustLoop(t, rehearseExfiltration, defaultDeliveryDelay)
+	l := mustLoop(t, rehearseExfiltration, defaultDelays())
 	if got := stepIDs(l); !slices.Equal(got, exfiltrationSteps) || !l.passed(exfiltrationSteps) {
 		var out bytes.Buffer
 		l.writeText(&out, exfiltrationAbout, exfiltrationSteps)
@@ -90,28 +95,70 @@ func TestExfiltrationIsContainedAndReleased(t *testing.T) {
 			copiedKey = r.UserIdentity.AccessKeyID
 		}
 	}
-	containedAt := clockAt("10:11:00")
+	containedAt := clockAt("10:05:00")
 
-	t.Run("the alarm fires from the rules' evaluation of the delivered trail", func(t *testing.T) {
-		// The copy starts at 10:02:00, five a second: the 1000th Decrypt is at 10:05:20, CloudWatch Logs has
-		// it at 10:10:20, and the alarm's 10:11 evaluation sees the period breach.
-		res, err := l.replay("app-decrypt-volume")
-		if err != nil {
-			t.Fatal(err)
+	t.Run("the AWS/KMS alarms fire from the rules' evaluation of the metric's counts", func(t *testing.T) {
+		// The copy starts at 10:02:00, five a second, each call counted 2 minutes later: at the 10:05
+		// evaluation minute 10:02 holds 300 Decrypts of the app key (app-key-decrypt-rate) and, of
+		// minute 10:03, the calls of 10:03:00 (CloudTrail's whole second), five, none served: with
+		// minute 10:02, the second breaching minute app-decrypt-unserved needs.
+		rate, _ := rules.Lookup("app-key-decrypt-rate")
+		unserved, _ := rules.Lookup("app-decrypt-unserved")
+		in := unserved.InputRules()
+		res := rules.ReplayData("x", l.trailAndLogs(), rules.ReplayOptions{Rules: []rules.Rule{rate, in[0], in[1]}, Params: l.params})
+		if len(res.Problems) > 0 {
+			t.Fatal(res.Problems)
 		}
-		var first time.Time
-		for _, tr := range res.Evaluations[0].Transitions {
-			if tr.To == rules.StateAlarm {
-				first = tr.At
-				break
-			}
+		times := make([][]time.Time, 3)
+		for _, m := range res.Matches {
+			times[m.Rule] = append(times[m.Rule], m.EventTime)
 		}
-		if !first.Equal(containedAt) || !stepAt(t, l, "alarm").Equal(first) || !stepAt(t, l, "responder-contains").Equal(first) {
-			t.Errorf("ALARM at %s on the whole trail; the scenario's alarm at %s, containment at %s; want all %s",
-				first, stepAt(t, l, "alarm"), stepAt(t, l, "responder-contains"), containedAt)
+		rateTr, _ := firstAlarm(rules.EvaluateArrivals(rate.Firing, rules.Delayed(times[0], l.metricDelay)), clockAt("23:00:00"))
+		unservedTr, _ := firstAlarm(rules.EvaluateDifference(unserved.Firing, rules.Delayed(times[1], l.metricDelay), rules.Delayed(times[2], l.appLogDelay)), clockAt("23:00:00"))
+		rateAt, unservedAt := rateTr.At, unservedTr.At
+		if !rateAt.Equal(containedAt) || !unservedAt.Equal(containedAt) || !stepAt(t, l, "key-rate-alarm").Equal(rateAt) ||
+			!stepAt(t, l, "unserved-alarm").Equal(unservedAt) || !stepAt(t, l, "responder-contains").Equal(unservedAt) {
+			t.Errorf("rate ALARM %s, unserved ALARM %s on the whole trail; steps at %s, %s, containment %s; want all %s",
+				rateAt, unservedAt, stepAt(t, l, "key-rate-alarm"), stepAt(t, l, "unserved-alarm"), stepAt(t, l, "responder-contains"), containedAt)
 		}
 		if !strings.Contains(copied.Title, attackerAddress) || !copied.At.Equal(clockAt("10:02:00")) {
 			t.Errorf("the copy's first step: %+v", copied)
+		}
+		if slices.Contains(stepIDs(l), "alarm") {
+			t.Error("the trail's volume alarm fired: the copy made 1000 Decrypts in 5 minutes before it was refused")
+		}
+	})
+
+	t.Run("the paths are printed beside CloudTrail's, and the trail alone would have been 6 minutes later", func(t *testing.T) {
+		var out bytes.Buffer
+		l.writeText(&out, exfiltrationAbout, exfiltrationSteps)
+		for _, want := range []string{
+			"alarm kmswatch-dev-app-key-decrypt-rate: fired 10:05:00, 3m after the copy's first Decrypt; path: AWS/KMS SuccessfulRequest, each call counted 2m after it (--metric-delay; assumed, AWS documents no delay), beside CloudTrail -> CloudWatch Logs 5m",
+			"alarm kmswatch-dev-app-decrypt-volume: never fired: the copy was refused first; had it decrypted on, ALARM at 10:11:00, 9m after its first Decrypt",
+		} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		}
+		alone, err := runExfiltration(rehearsalStart, defaultDelays(), []signal{decryptVolumeAlarm()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := stepAt(t, alone, "responder-contains"); !got.Equal(clockAt("10:11:00")) {
+			t.Errorf("with the trail's alarm alone the containment is at %s, want 10:11:00", got)
+		}
+	})
+
+	t.Run("the offline join names every Decrypt of the copy, none of the app's", func(t *testing.T) {
+		var served int
+		for _, r := range trail {
+			if r.EventName == "Decrypt" && r.ErrorCode == "" && r.SourceIP == natAddress {
+				served++
+			}
+		}
+		s := l.steps[slices.Index(stepIDs(l), "unmatched-decrypts")]
+		if served == 0 || !strings.HasPrefix(s.Got, "901 unmatched Decrypts, all from 198.51.100.23 (the copy), 10:02:00 to 10:05:00: each of the copy's 901 before the release") {
+			t.Errorf("join: %s (the app served %d)", s.Got, served)
 		}
 	})
 
@@ -122,7 +169,7 @@ func TestExfiltrationIsContainedAndReleased(t *testing.T) {
 		}
 		r := records[0]
 		revoke, redeploy := r.Plan.Actions[0], r.Plan.Actions[1]
-		if r.Plan.Trigger.Kind != responder.AlarmTrigger || r.Plan.Trigger.Alarm.AlarmName != "kmswatch-dev-app-decrypt-volume" ||
+		if r.Plan.Trigger.Kind != responder.AlarmTrigger || r.Plan.Trigger.Alarm.AlarmName != "kmswatch-dev-app-decrypt-unserved" ||
 			!strings.Contains(r.Plan.Why, "Threshold Crossed") {
 			t.Errorf("trigger %+v, why %q", r.Plan.Trigger, r.Plan.Why)
 		}
@@ -215,13 +262,13 @@ func TestExfiltrationIsContainedAndReleased(t *testing.T) {
 		}
 		m := msgs[0]
 		records, _ := l.person.Store.List(t.Context())
-		for _, want := range []string{"What happened (2026-11-24T10:11:00Z):", "1. revoke-role-sessions: deny every request signed with kmswatch-dev-task credentials issued before 2026-11-24T10:11:00Z",
+		for _, want := range []string{"What happened (2026-11-24T10:05:00Z):", "1. revoke-role-sessions: deny every request signed with kmswatch-dev-task credentials issued before 2026-11-24T10:05:00Z",
 			"2. force-new-deployment: start fresh tasks of service app", "How to undo:", "run: kmswatch release --table kmswatch-dev-responder " + records[0].ID} {
 			if !strings.Contains(m.Message, want) {
 				t.Errorf("announcement lacks %q:\n%s", want, m.Message)
 			}
 		}
-		if m.Subject != "[kmswatch responder] CONTAINED: alarm kmswatch-dev-app-decrypt-volume" || !strings.HasSuffix(m.PublisherARN, ":assumed-role/kmswatch-dev-responder/kmswatch-dev-responder") {
+		if m.Subject != "[kmswatch responder] CONTAINED: alarm kmswatch-dev-app-decrypt-unserved" || !strings.HasSuffix(m.PublisherARN, ":assumed-role/kmswatch-dev-responder/kmswatch-dev-responder") {
 			t.Errorf("subject %q from %s", m.Subject, m.PublisherARN)
 		}
 	})
@@ -246,8 +293,9 @@ func TestExfiltrationIsContainedAndReleased(t *testing.T) {
 	t.Run("the text output shows every step with its time", func(t *testing.T) {
 		var out bytes.Buffer
 		l.writeText(&out, exfiltrationAbout, exfiltrationSteps)
-		for _, want := range []string{"10:02:00  ok     credentials-stolen:", "10:11:00  ok     alarm:", "10:11:00  ok     responder-contains:",
-			"CloudTrail: Decrypt AccessDeniedException from 198.51.100.23", "11:11:00  ok     released:", "Every step happened as described (10 steps)."} {
+		for _, want := range []string{"10:02:00  ok     credentials-stolen:", "10:05:00  ok     key-rate-alarm:", "10:05:00  ok     unserved-alarm:",
+			"10:05:00  ok     responder-contains:", "CloudTrail: Decrypt AccessDeniedException from 198.51.100.23", "11:05:00  ok     released:",
+			"Every step happened as described (13 steps)."} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
 			}
@@ -255,18 +303,32 @@ func TestExfiltrationIsContainedAndReleased(t *testing.T) {
 	})
 }
 
-// With CloudTrail 15 minutes late (the lab's worst case), the decrypt-volume alarm fires only after the copy
-// has decrypted the whole database: the scenario says so and exits 1.
-func TestExfiltrationOutrunsALateAlarm(t *testing.T) {
-	r := runCLI("rehearse", "--scenario", "exfiltration", "--delivery-delay", "15m")
-	if r.code != exitFindings || !strings.Contains(r.stderr, "did not run as described") {
-		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+// With CloudTrail 15 minutes late (the lab's worst case) the trail's alarm alone fires only after the copy
+// has decrypted the whole database; the AWS/KMS alarms do not wait for CloudTrail, and the scenario runs as
+// described.
+func TestTheMetricPathDoesNotWaitForCloudTrail(t *testing.T) {
+	late := defaultDelays()
+	late.trail = 15 * time.Minute
+	alone, err := runExfiltration(rehearsalStart, late, []signal{decryptVolumeAlarm()})
+	if err != nil {
+		t.Fatal(err)
 	}
+	var out bytes.Buffer
+	alone.writeText(&out, exfiltrationAbout, exfiltrationSteps)
 	for _, want := range []string{"FAILED attack-ended: the copy decrypted the whole database", "3500 of 3500 records decrypted, never refused",
 		"FAILED alarm:", "MISSING  stolen-refused"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the trail's alarm alone, 15m late: output lacks %q:\n%s", want, out.String())
 		}
+	}
+	r := runCLI("rehearse", "--scenario", "exfiltration", "--delivery-delay", "15m")
+	if r.code != exitOK || !strings.Contains(r.stdout, "10:05:00  ok     responder-contains:") && !strings.Contains(r.stdout, "responder-contains") {
+		t.Fatalf("with the AWS/KMS alarms, 15m late CloudTrail: exit %d, stderr %q\n%s", r.code, r.stderr, r.stdout)
+	}
+	// A slower metric delays the fast path by as much, still well ahead of the trail.
+	r = runCLI("rehearse", "--scenario", "exfiltration", "--metric-delay", "4m")
+	if r.code != exitOK || !strings.Contains(r.stdout, "fired") || !strings.Contains(r.stdout, "5m after the copy's first Decrypt") {
+		t.Errorf("--metric-delay 4m: exit %d\n%s", r.code, r.stdout)
 	}
 }
 
@@ -275,6 +337,7 @@ func TestExfiltrationOutrunsALateAlarm(t *testing.T) {
 func TestAFasterSignalContainsBeforeTheVolumeAlarm(t *testing.T) {
 	rule, _ := rules.Lookup("app-decrypt-volume")
 	early := signal{id: "early-signal", name: "a test signal", delay: 30 * time.Second, delaySource: "the test's",
+		path: func(*loop) string { return "the test's" },
 		check: func(_ *loop, now time.Time) (firing, bool, error) {
 			at := rehearsalStart.Add(attackAfter + time.Minute)
 			if now.Before(at) {
@@ -283,11 +346,11 @@ func TestAFasterSignalContainsBeforeTheVolumeAlarm(t *testing.T) {
 			tr := rules.Transition{At: at, From: rules.StateOK, To: rules.StateAlarm}
 			return firing{at: at, payload: alarmPayload(rule.AlarmName(loopPrefix), tr, rule.Firing), got: "fired"}, true, nil
 		}}
-	l, err := runExfiltration(rehearsalStart, defaultDeliveryDelay, []signal{early, decryptVolumeAlarm()})
+	l, err := runExfiltration(rehearsalStart, defaultDelays(), []signal{early, decryptVolumeAlarm()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	required := slices.DeleteFunc(slices.Clone(exfiltrationSteps), func(id string) bool { return id == "alarm" })
+	required := slices.DeleteFunc(slices.Clone(exfiltrationSteps), func(id string) bool { return id == "key-rate-alarm" || id == "unserved-alarm" })
 	if !l.passed(required) || !stepAt(t, l, "responder-contains").Equal(clockAt("10:03:30")) || slices.Contains(stepIDs(l), "alarm") {
 		var out bytes.Buffer
 		l.writeText(&out, exfiltrationAbout, required)

@@ -43,8 +43,8 @@ type keyDeletion struct {
 	admin        *awskms.Client // the IAM user's
 }
 
-func rehearseKeyDeletion(start time.Time, delay time.Duration) (*loop, error) {
-	l, err := newLoop("key-deletion", start.Add(-2*time.Hour), delay)
+func rehearseKeyDeletion(start time.Time, d loopDelays) (*loop, error) {
+	l, err := newLoop("key-deletion", start.Add(-2*time.Hour), d)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestKeyDeletionIsCancelledAndTheAuditKeyLeftToAPerson(t *testing.T) {
-	l := mustLoop(t, rehearseKeyDeletion, defaultDeliveryDelay)
+	l := mustLoop(t, rehearseKeyDeletion, defaultDelays())
 	want := []string{"app-serves", "deletion-scheduled", "app-refused", "event-delivered", "responder-cancels",
 		"deletion-scheduled", "event-delivered", "audit-key-reported", "app-disabled", "status", "release-refused", "key-enabled", "app-healthy"}
 	if got := stepIDs(l); !slices.Equal(got, want) || !l.passed(keyDeletionSteps) {
@@ -129,6 +129,7 @@ func TestLoopScenariosOnTheCommandLine(t *testing.T) {
 		{[]string{"rehearse", "--scenario", "nope"}, `--scenario "nope": want lab, exfiltration or key-deletion`},
 		{[]string{"rehearse", "--scenario", "key-deletion", "--wrong-keys", "3"}, "--wrong-keys applies to --scenario lab only"},
 		{[]string{"rehearse", "--scenario", "exfiltration", "--delivery-delay", "25h"}, "--delivery-delay 25h0m0s: must be between 0 and 24h"},
+		{[]string{"rehearse", "--scenario", "exfiltration", "--metric-delay", "-1m"}, "--metric-delay -1m0s: must be between 0 and 24h"},
 	} {
 		if r := runCLI(tc.args...); r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)

@@ -72,7 +72,7 @@ func TestAthenaSQLOnDuckDBCountsWhatReplayCounts(t *testing.T) {
 		"role and two keys": {TaskRoleARN: labTaskRole, KeyARNs: []string{
 			"arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", // kms-putkeypolicy.json's key
 			"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", // the UpdateAlias record's key
-		}},
+		}, AppKeyARN: "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, // kms-decrypt-success-iamuser.json's
 	}
 	compared := 0
 	for name, p := range paramSets {
@@ -92,7 +92,7 @@ func TestAthenaSQLOnDuckDBCountsWhatReplayCounts(t *testing.T) {
 					ids[m.EventTime] = append(ids[m.EventTime], m.EventID)
 				}
 			}
-			if len(times) == 0 && (p.TaskRoleARN != "" || !r.UsesTaskRole()) {
+			if len(times) == 0 && (p.TaskRoleARN != "" || !r.UsesTaskRole()) && (p.AppKeyARN != "" || !r.UsesAppKey()) {
 				t.Fatalf("%s, %s: replay matched nothing; the corpus must exercise every rule", name, r.ID)
 			}
 			for _, f := range firings(r, times) {
