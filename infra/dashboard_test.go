@@ -124,7 +124,7 @@ func TestDashboardNamesOnlyPublishedMetrics(t *testing.T) {
 					t.Errorf("%q graphs %s with dimensions %v; it is published with %v", w.Properties.Title, ref.metric, ref.dims, dims)
 				}
 				// The app's metrics carry the task definition's METRICS_SERVICE, the stack's prefix.
-				if v, ok := ref.equal["Service"]; ok && v != "kmswatch-dev" {
+				if v, ok := ref.equal["Service"]; ok && strings.HasPrefix(ref.metric, emf.Namespace+" ") && v != "kmswatch-dev" {
 					t.Errorf("%q graphs the app's metrics of Service %q, not this stack's kmswatch-dev", w.Properties.Title, v)
 				}
 				if v, ok := ref.equal["KeyArn"]; ok && !slices.Contains(keys, v) {
