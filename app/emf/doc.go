@@ -55,9 +55,10 @@
 // and AWS lists no regions. So: documented, not guaranteed everywhere. The
 // specification page says EMF parsing and validation failures are counted
 // in the account's AWS/Logs namespace, which shows whether extraction works.
-// The fallback needs no change here: the line is plain JSON with the counts
-// as root members, so a metric filter { $.event = "metrics" } with the value
-// $.DecryptsServed publishes the same count (stamped with the line's
-// ingestion time, one interval later than the EMF timestamp). Use one or the
-// other for a metric name, not both, or the counts double.
+// What the stack relies on instead, for the alarm that compares KMS's count
+// with the app's (infra/rules, app-decrypt-unserved): a metric filter on the
+// per-request decrypt_served lines, publishing kmswatch/AppDecryptsServed,
+// a namespace apart from these lines' kmswatch/app so that nothing counts
+// twice where extraction does work. Each such data point falls in the minute
+// of its KMS call. The EMF metrics here feed the dashboard.
 package emf
