@@ -32,7 +32,7 @@ Usage:
                     [--limit N] [--json] FILE|DIR...
   kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--metric-delay D] [--json]
   kmswatch status   --table NAME [--all] [--json]
-  kmswatch release  --table NAME [--force] [--json] RECORD_ID
+  kmswatch release  --table NAME [--force] [--early] [--json] RECORD_ID
   kmswatch version
   kmswatch help [COMMAND]
 
