@@ -84,17 +84,19 @@ func defaultConfig() Config {
 		}
 	}
 	return Config{
-		Firing:              firing,
-		NATGateways:         natSingle,
-		DBInstanceClass:     "db.t4g.micro",
-		DesiredCount:        1,
-		MinCount:            1,
-		MaxCount:            2,
-		AllowedCIDRs:        []string{"0.0.0.0/0"},
-		LogRetention:        90,
-		Hunting:             true,
-		Response:            responder.ModeDryRun,
-		ContainOnRules:      []string{"app-decrypt-volume"},
+		Firing:          firing,
+		NATGateways:     natSingle,
+		DBInstanceClass: "db.t4g.micro",
+		DesiredCount:    1,
+		MinCount:        1,
+		MaxCount:        2,
+		AllowedCIDRs:    []string{"0.0.0.0/0"},
+		LogRetention:    90,
+		Hunting:         true,
+		Response:        responder.ModeDryRun,
+		// Both alarms that mean the task role's credentials are used beyond the app: the trail's
+		// volume count, and the minute-fast count of decrypts the app did not serve.
+		ContainOnRules:      []string{"app-decrypt-volume", "app-decrypt-unserved"},
 		ContainmentInterval: 60,
 	}
 }

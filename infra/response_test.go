@@ -38,7 +38,8 @@ func TestResponderIsTheLambdaItShouldBe(t *testing.T) {
 		"RESPONSE_MODE": "contain", "TASK_ROLE_NAME": role.outStr("name"), "TASK_ROLE_ARN": role.outStr("arn"),
 		"ECS_CLUSTER": run.one("aws:ecs/cluster:Cluster").str("name"), "ECS_SERVICE": run.one("aws:ecs/service:Service").str("name"),
 		"APP_KEY_ARN": run.named("aws:kms/key:Key", "keys-app").outStr("arn"), "AUDIT_KEY_ARN": run.named("aws:kms/key:Key", "keys-audit").outStr("arn"),
-		"CONTAIN_ON_ALARMS":    run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-decrypt-volume").str("name"),
+		"CONTAIN_ON_ALARMS": run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-decrypt-volume").str("name") + "," +
+			run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-decrypt-unserved").str("name"),
 		"CONTAINMENT_INTERVAL": "1h0m0s", "RECORD_TABLE": run.one("aws:dynamodb/table:Table").str("name"),
 		"ALERT_TOPIC_ARN": run.one("aws:sns/topic:Topic").outStr("arn"),
 	}
@@ -79,7 +80,8 @@ func TestResponderTableKeepsRecordsSafely(t *testing.T) {
 	}
 }
 
-// The containing alarm invokes the function on ALARM (never on OK); the key-deletion rule
+// The containing alarms (by default the trail's volume count and the fast count of decrypts the
+// app did not serve) invoke the function on ALARM (never on OK); the key-deletion rule
 // targets it with the raw event; each may invoke it only from its own ARN.
 func TestResponderTriggers(t *testing.T) {
 	run := responseRun(t, "contain")
@@ -87,7 +89,7 @@ func TestResponderTriggers(t *testing.T) {
 	fnARN, topic := fn.outStr("arn"), run.one("aws:sns/topic:Topic").outStr("arn")
 	for _, alarm := range run.all("aws:cloudwatch/metricAlarm:MetricAlarm") {
 		want := []string{topic}
-		if alarm.Name == "alerts-alarm-app-decrypt-volume" {
+		if alarm.Name == "alerts-alarm-app-decrypt-volume" || alarm.Name == "alerts-alarm-app-decrypt-unserved" {
 			want = []string{topic, fnARN}
 		}
 		if got := alarm.strings("alarmActions"); !slices.Equal(got, want) {
@@ -109,20 +111,26 @@ func TestResponderTriggers(t *testing.T) {
 		t.Errorf("%d event targets: want the two rules' topic targets and one responder target", n)
 	}
 
-	alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-decrypt-volume")
-	wantPermissions := map[string]string{ // principal -> source ARN
-		"lambda.alarms.cloudwatch.amazonaws.com": alarm.outStr("arn"),
-		"events.amazonaws.com":                   rule.outStr("arn"),
+	type grant struct{ principal, source string }
+	want := map[grant]bool{
+		{"lambda.alarms.cloudwatch.amazonaws.com", run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-decrypt-volume").outStr("arn")}:   true,
+		{"lambda.alarms.cloudwatch.amazonaws.com", run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-app-decrypt-unserved").outStr("arn")}: true,
+		{"events.amazonaws.com", rule.outStr("arn")}: true,
 	}
 	permissions := run.all("aws:lambda/permission:Permission")
-	if len(permissions) != len(wantPermissions) {
-		t.Errorf("%d permissions, want %d", len(permissions), len(wantPermissions))
+	if len(permissions) != len(want) {
+		t.Errorf("%d permissions, want %d", len(permissions), len(want))
 	}
 	for _, p := range permissions {
-		if want := wantPermissions[p.str("principal")]; p.str("sourceArn") != want || want == "" ||
+		g := grant{p.str("principal"), p.str("sourceArn")}
+		if !want[g] || g.source == "" ||
 			p.str("action") != "lambda:InvokeFunction" || p.str("function") != fn.str("name") || p.str("sourceAccount") != mockAccount {
 			t.Errorf("permission %v", p.Inputs)
 		}
+		delete(want, g)
+	}
+	for g := range want {
+		t.Errorf("no permission for %s from %s", g.principal, g.source)
 	}
 }
 
@@ -242,7 +250,7 @@ func TestResponseNotifyDeploysNoResponder(t *testing.T) {
 
 func TestResponseSettings(t *testing.T) {
 	cfg, err := parseConfig(lookupFrom(baseConfig()))
-	if err != nil || cfg.Response != responder.ModeDryRun || !slices.Equal(cfg.ContainOnRules, []string{"app-decrypt-volume"}) || cfg.ContainmentInterval != 60 {
+	if err != nil || cfg.Response != responder.ModeDryRun || !slices.Equal(cfg.ContainOnRules, []string{"app-decrypt-volume", "app-decrypt-unserved"}) || cfg.ContainmentInterval != 60 {
 		t.Fatalf("defaults %+v, %v", cfg, err)
 	}
 	for settings, want := range map[string]string{

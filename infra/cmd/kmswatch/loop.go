@@ -35,8 +35,8 @@ import (
 // its Lambda builds, and a person with an IAM user. Every call is stamped by a simulated clock that the
 // scenario moves, so the outcome does not depend on when the command runs.
 
-// loopContainOnRules is the rehearsed stack's containOnRules: the default, app-decrypt-volume, and
-// the fast alarm on decrypts the app did not serve, which a stack names to contain minutes earlier.
+// loopContainOnRules is the rehearsed stack's containOnRules, the stack's default: the trail's
+// volume alarm and the fast alarm on decrypts the app did not serve.
 var loopContainOnRules = []string{"app-decrypt-volume", "app-decrypt-unserved"}
 
 // The dev stack's names, as `make up` gives them (infra/naming.go).
