@@ -19,7 +19,7 @@ import (
 // records match, and a match costs no allocation while files are read.
 //
 // An entry: time (unix nanoseconds, 8 bytes), file index (4), position (8), rule index (4), then
-// eventID, eventName, errorCode, principal and source IP, each a uvarint length and the bytes.
+// eventID, eventName, errorCode, principal, source IP and key, each a uvarint length and the bytes.
 type matchLog struct {
 	buf     []byte
 	ents    []entry
@@ -54,7 +54,7 @@ func (l *matchLog) add(rule, file, position int, sf *summaryFields) {
 	b = binary.LittleEndian.AppendUint32(b, uint32(file))       //nolint:gosec // files are counted from 0, far fewer than 2^32
 	b = binary.LittleEndian.AppendUint64(b, uint64(position))   //nolint:gosec // lines and items count from 0
 	b = binary.LittleEndian.AppendUint32(b, uint32(rule))       //nolint:gosec // an index into the run's rules
-	for _, s := range [...][]byte{sf.eventID, sf.eventName, sf.errorCode, sf.principal, sf.ip} {
+	for _, s := range [...][]byte{sf.eventID, sf.eventName, sf.errorCode, sf.principal, sf.ip, sf.key} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -226,7 +226,7 @@ func decodeMatch(e []byte, files []inputFile, names internedStrings) Match {
 	}
 	m.EventTime = time.Unix(0, int64(le.Uint64(e))).UTC() //nolint:gosec // the int64 that add wrote
 	rest := e[entryHeader:]
-	var parts [5][]byte
+	var parts [6][]byte
 	for i := range parts {
 		n, k := binary.Uvarint(rest)
 		if k <= 0 || n > uint64(len(rest)-k) { //nolint:gosec // len(rest) >= k > 0 here
@@ -237,5 +237,6 @@ func decodeMatch(e []byte, files []inputFile, names internedStrings) Match {
 	}
 	m.EventID = string(parts[0])
 	m.EventName, m.ErrorCode, m.Principal, m.SourceIPAddress = names.get(parts[1]), names.get(parts[2]), names.get(parts[3]), names.get(parts[4])
+	m.Key = names.get(parts[5])
 	return m
 }

@@ -126,13 +126,14 @@ type Summary struct {
 	ErrorCode       string
 	Principal       string
 	SourceIPAddress string
+	Key             string // the KMS key the call used, as its record names it (see matchedKey)
 }
 
 // summaryFields is a Summary still in the scanner's bytes, so that a match is encoded without
 // a string allocation per field.
 type summaryFields struct {
-	eventTime                                    time.Time
-	eventID, eventName, errorCode, principal, ip []byte
+	eventTime                                         time.Time
+	eventID, eventName, errorCode, principal, ip, key []byte
 }
 
 var (
@@ -154,6 +155,7 @@ func (r Record) Summarize() (Summary, error) {
 	return Summary{
 		EventID: string(sf.eventID), EventTime: sf.eventTime, EventName: string(sf.eventName),
 		ErrorCode: string(sf.errorCode), Principal: string(sf.principal), SourceIPAddress: string(sf.ip),
+		Key: string(sf.key),
 	}, nil
 }
 
@@ -183,7 +185,7 @@ func (r Record) summaryFields() (summaryFields, error) {
 	}
 	return summaryFields{
 		eventTime: t, eventID: f.bytes(slotEventID), eventName: name, errorCode: f.bytes(slotErrorCode),
-		principal: principal, ip: f.bytes(slotSourceIP),
+		principal: principal, ip: f.bytes(slotSourceIP), key: matchedKey(f),
 	}, nil
 }
 

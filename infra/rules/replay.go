@@ -28,7 +28,9 @@ type ReplayOptions struct {
 	// what is kept of a match while files are read is on disk past a few MiB, and the alarm
 	// evaluation at the end holds its time (24 bytes).
 	OnMatch func(Match)
-	spillAt int // bytes of encoded matches a worker keeps before writing a run; tests lower it
+	// Progress, when set, counts files, bytes and records as they are read (progress.go).
+	Progress *Progress
+	spillAt  int // bytes of encoded matches a worker keeps before writing a run; tests lower it
 }
 
 // Match is one record that matched one rule.
@@ -88,6 +90,7 @@ type ReplayResult struct {
 	Tally       Tally
 	Notes       []string // how the run went, when not as usual (matches kept in memory)
 	counts      []int
+	span        timeSpan // of the records judged: First, Last
 }
 
 // Replay reads CloudTrail logs and app logs from files and directories (walked recursively), in
@@ -117,6 +120,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		rules = Default()
 	}
 	res := &ReplayResult{Rules: rules, counts: make([]int, len(rules)), Tally: Tally{ByShape: map[string]int{}}}
+	opt.Progress.begin(files)
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -165,6 +169,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		res.Tally.OutOfScope += out.outOfScope
 		res.Tally.Unknown += out.unknown
 		res.Tally.Digests += out.digests
+		res.span.merge(out.span)
 		if out.notLog {
 			res.Tally.NotLogs++
 		}
