@@ -74,9 +74,9 @@ type ruleView struct {
 	Chart                                             chartView
 	Tops                                              []topView
 	Runs                                              []runView
-	MoreRuns                                          int
+	MoreRuns, RunCount                                int
 	Transitions                                       []transitionView
-	MoreTransitions                                   int
+	MoreTransitions, TransitionCount                  int
 }
 
 type topView struct {
@@ -139,6 +139,7 @@ func buildRule(r Report, i int, rule rules.Rule, matched int) ruleView {
 		}
 	}
 	v.Runs, v.MoreRuns = breachRuns(s)
+	v.RunCount, v.TransitionCount = len(v.Runs)+v.MoreRuns, len(ev.Transitions)
 	for k, tr := range ev.Transitions {
 		if k == maxRows {
 			v.MoreTransitions = len(ev.Transitions) - maxRows
