@@ -145,7 +145,7 @@ func buildRule(r Report, i int, rule rules.Rule, matched int) ruleView {
 			v.MoreTransitions = len(ev.Transitions) - maxRows
 			break
 		}
-		v.Transitions = append(v.Transitions, viewTransition(tr, rule.Firing))
+		v.Transitions = append(v.Transitions, viewTransition(tr))
 	}
 	return v
 }
@@ -187,7 +187,7 @@ func breachRuns(s rules.Series) ([]runView, int) {
 	return out, more
 }
 
-func viewTransition(tr rules.Transition, f rules.Firing) transitionView {
+func viewTransition(tr rules.Transition) transitionView {
 	breaching := 0
 	for _, d := range tr.Datapoints {
 		if d.Breaching {

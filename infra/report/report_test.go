@@ -31,7 +31,7 @@ func TestReportGolden(t *testing.T) {
 		make func(t *testing.T) Report
 	}{
 		{"known-corpus", func(t *testing.T) Report { return replayKnown(t) }},
-		{"no-records", func(t *testing.T) Report {
+		{"no-records", func(*testing.T) Report {
 			res := rules.ReplayData("empty.json", []byte(`{"Records":[]}`), rules.ReplayOptions{})
 			return Report{Result: res, Inputs: []string{"empty.json"}, Firing: "the rules as shipped",
 				Notes: []string{"app-kms-errors, app-decrypt-volume skipped: they look for the app's task role; pass --role-arn"}}
