@@ -92,7 +92,7 @@ func replayKnown(t testing.TB) Report {
 	t.Helper()
 	var c Contributors
 	res := rules.ReplayData("known.jsonl", []byte(knownCorpus(t)), rules.ReplayOptions{
-		Params: rules.Params{TaskRoleARN: labRole}, OnMatch: c.Add,
+		Params: rules.Params{TaskRoleARN: labRole}, OnMatch: c.Add, Span: true, MatchKeys: true,
 	})
 	if len(res.Problems) > 0 {
 		t.Fatalf("problems replaying the known corpus: %v", res.Problems)

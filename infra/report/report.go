@@ -14,12 +14,15 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kmswatch/kmswatch/infra/rules"
 )
 
-// Report is what a page is made from.
+// Report is what a page is made from. The replay should keep its span and the matches' keys
+// (ReplayOptions.Span, MatchKeys): without the span a rule is drawn over its matches' stretch
+// only, and without the keys the keys table is empty.
 type Report struct {
 	Result       *rules.ReplayResult
 	Contributors *Contributors // the matches' principals, addresses and keys; nil leaves them out
@@ -37,21 +40,25 @@ const (
 //go:embed page.html.tmpl
 var pageText string
 
-var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"num": number,
-	"pct": func(part, whole int) string {
-		if whole == 0 {
-			return ""
-		}
-		return fmt.Sprintf("%.1f%%", 100*float64(part)/float64(whole))
-	},
-	"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-}).Parse(pageText))
+// page is parsed when first used: kmswatch links this package, and a replay without --html
+// should not pay for the parse.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Funcs(template.FuncMap{
+		"num": number,
+		"pct": func(part, whole int) string {
+			if whole == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%.1f%%", 100*float64(part)/float64(whole))
+		},
+		"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	}).Parse(pageText))
+})
 
 // Write renders the page.
 func Write(w io.Writer, r Report) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	if err := page.Execute(bw, build(r)); err != nil {
+	if err := page().Execute(bw, build(r)); err != nil {
 		return err
 	}
 	return bw.Flush()

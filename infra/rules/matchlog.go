@@ -237,6 +237,8 @@ func decodeMatch(e []byte, files []inputFile, names internedStrings) Match {
 	}
 	m.EventID = string(parts[0])
 	m.EventName, m.ErrorCode, m.Principal, m.SourceIPAddress = names.get(parts[1]), names.get(parts[2]), names.get(parts[3]), names.get(parts[4])
-	m.Key = names.get(parts[5])
+	if len(parts[5]) > 0 { // kept only when the replay asked for keys
+		m.Key = names.get(parts[5])
+	}
 	return m
 }

@@ -37,10 +37,13 @@ type fileReader struct {
 
 	progress   *Progress // nil unless the run reports progress (progress.go)
 	unreported int       // records judged and not yet added to progress
+	span       bool      // ReplayOptions.Span
+	matchKeys  bool      // ReplayOptions.MatchKeys
 }
 
 func newFileReader(m *Matcher, opt *ReplayOptions, log *matchLog) *fileReader {
-	fr := &fileReader{matcher: m, account: opt.Account, region: opt.Region, log: log, progress: opt.Progress,
+	fr := &fileReader{matcher: m, account: opt.Account, region: opt.Region, log: log,
+		progress: opt.Progress, span: opt.Span, matchKeys: opt.MatchKeys,
 		fileBuf: bufio.NewReaderSize(nil, sniffSize), plainBuf: bufio.NewReaderSize(nil, sniffSize)}
 	fr.msg = newDocLevel(fr, nil)
 	fr.line = newDocLevel(fr, fr.msg)
@@ -301,7 +304,9 @@ func (fr *fileReader) judgeRecord(rec Record, env *fields, sh shape, where spot)
 	}
 	fr.out.records++
 	fr.out.byShape[sh]++
-	fr.noteTime(rec)
+	if fr.span {
+		fr.noteTime(rec)
+	}
 	fr.recordJudged()
 	fr.hits = fr.matcher.Match(rec, fr.hits[:0])
 	if len(fr.hits) == 0 {
@@ -314,6 +319,9 @@ func (fr *fileReader) judgeRecord(rec Record, env *fields, sh shape, where spot)
 	if err != nil {
 		fr.problemErr(where, false, err)
 		return
+	}
+	if fr.matchKeys {
+		sf.key = matchedKey(rec.f)
 	}
 	for _, rule := range fr.hits {
 		fr.log.add(rule, fr.fileIndex, max(where.line, where.item), &sf)

@@ -126,7 +126,7 @@ type Summary struct {
 	ErrorCode       string
 	Principal       string
 	SourceIPAddress string
-	Key             string // the KMS key the call used, as its record names it (see matchedKey)
+	Key             string // the KMS key the call used, as its record names it (see matchedKey); in a replay, with ReplayOptions.MatchKeys
 }
 
 // summaryFields is a Summary still in the scanner's bytes, so that a match is encoded without
@@ -152,6 +152,7 @@ func (r Record) Summarize() (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	sf.key = matchedKey(r.f)
 	return Summary{
 		EventID: string(sf.eventID), EventTime: sf.eventTime, EventName: string(sf.eventName),
 		ErrorCode: string(sf.errorCode), Principal: string(sf.principal), SourceIPAddress: string(sf.ip),
@@ -185,7 +186,7 @@ func (r Record) summaryFields() (summaryFields, error) {
 	}
 	return summaryFields{
 		eventTime: t, eventID: f.bytes(slotEventID), eventName: name, errorCode: f.bytes(slotErrorCode),
-		principal: principal, ip: f.bytes(slotSourceIP), key: matchedKey(f),
+		principal: principal, ip: f.bytes(slotSourceIP),
 	}, nil
 }
 

@@ -22,21 +22,25 @@ type Series struct {
 	Threshold float64     // a window breaches when its Sum reaches it (1 for a rule that fires at once)
 }
 
-// Series returns rule i's count per period over the span of the replay (First to Last).
+// Series returns rule i's count per period over the span of the replay (First to Last), or,
+// when the replay kept no span (ReplayOptions.Span), over its matches' stretch of time.
 func (res *ReplayResult) Series(i int) Series {
 	f, ev := res.Rules[i].Firing, res.Evaluations[i]
 	s := Series{Period: f.Period, Threshold: f.Threshold, Events: ev.Periods}
 	if f.Immediate {
 		s.Period, s.Threshold, s.Events = time.Minute, 1, eventsPerMinute(ev.Periods)
 	}
+	p := int64(s.Period / time.Minute)
 	span := res.span
-	for _, p := range s.Events { // the span holds every match; this only guards a series built by hand
-		span.add(p.Start)
-	}
 	if span.first.IsZero() {
+		// No span kept: from the first window with events to the last.
+		if len(s.Events) == 0 {
+			return s
+		}
+		first, last := floorMinute(s.Events[0].Start), floorMinute(s.Events[len(s.Events)-1].Start)
+		s.Start, s.Len = minuteTime(first), int(last-first+1)
 		return s
 	}
-	p := int64(s.Period / time.Minute)
 	first, last := floorMinute(span.first)-p+1, floorMinute(span.last)
 	s.Start, s.Len = minuteTime(first), int(last-first+1)
 	return s

@@ -30,7 +30,7 @@ func TestReplaySpanCoversEveryRecordJudged(t *testing.T) {
 		`{"eventTime":"2026-11-24 13:00:00.000","eventSource":"kms.amazonaws.com","eventName":"ListAliases"}`,
 		appLine(t0.Add(4 * time.Hour).In(time.FixedZone("CET", 3600))),
 	}
-	res := ReplayData("span.jsonl", []byte(strings.Join(lines, "\n")), ReplayOptions{})
+	res := ReplayData("span.jsonl", []byte(strings.Join(lines, "\n")), ReplayOptions{Span: true})
 	if len(res.Problems) > 0 {
 		t.Fatalf("problems: %v", res.Problems)
 	}
@@ -44,6 +44,23 @@ func TestReplaySpanCoversEveryRecordJudged(t *testing.T) {
 
 // Records in CloudTrail's spelling skip the parse once inside the span; the span must come out
 // the same whatever order they arrive in, across files read by one worker.
+// A replay that asks for neither keeps neither: the series covers the matches' stretch only.
+func TestReplayWithoutSpanOrKeys(t *testing.T) {
+	denied, _ := Lookup("app-decrypt-denied")
+	policy, _ := Lookup("kms-key-policy-change")
+	lines := []string{quietRecord(t0), appLine(t0.Add(20 * time.Minute)), quietRecord(t0.Add(time.Hour)), keyCallAt("PutKeyPolicy", t0.Add(30*time.Minute))}
+	res := ReplayData("plain.jsonl", []byte(strings.Join(lines, "\n")), ReplayOptions{Rules: []Rule{denied, policy}})
+	if !res.First().IsZero() || !res.Last().IsZero() {
+		t.Errorf("span %s .. %s kept unasked", res.First(), res.Last())
+	}
+	if len(res.Matches) != 2 || res.Matches[1].Key != "" {
+		t.Errorf("matches %+v: want 2, no key kept unasked", res.Matches)
+	}
+	if s := res.Series(0); !s.Start.Equal(t0.Add(16*time.Minute)) || s.Len != 5 {
+		t.Errorf("series from %s, %d windows: want the five windows holding minute 20", s.Start, s.Len)
+	}
+}
+
 func TestReplaySpanInAnyOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	var lines []string
@@ -63,7 +80,7 @@ func TestReplaySpanInAnyOrder(t *testing.T) {
 	for i := 0; i < len(lines); i += 100 {
 		files[fmt.Sprintf("f%02d.jsonl", i/100)] = []byte(strings.Join(lines[i:min(i+100, len(lines))], "\n"))
 	}
-	res := Replay([]string{writeFiles(t, files)}, ReplayOptions{Workers: 1})
+	res := Replay([]string{writeFiles(t, files)}, ReplayOptions{Workers: 1, Span: true})
 	if !res.First().Equal(lo) || !res.Last().Equal(hi) {
 		t.Errorf("span %s .. %s, want %s .. %s", res.First(), res.Last(), lo, hi)
 	}
@@ -76,7 +93,7 @@ func TestSeriesHoldsEveryWindowOfTheSpan(t *testing.T) {
 		lines = append(lines, appLine(t0.Add(20*time.Minute+time.Duration(i)*time.Second)))
 	}
 	lines = append(lines, appLine(t0.Add(40*time.Minute))) // one, alone
-	res := ReplayData("s.jsonl", []byte(strings.Join(lines, "\n")), ReplayOptions{Rules: []Rule{denied}})
+	res := ReplayData("s.jsonl", []byte(strings.Join(lines, "\n")), ReplayOptions{Rules: []Rule{denied}, Span: true})
 	s := res.Series(0)
 	// Windows from the one that ends with minute 0 (starting 4 minutes before t0) to the one
 	// starting in minute 59.
@@ -124,7 +141,7 @@ func TestSeriesOfARuleThatFiresAtOnceCountsPerMinute(t *testing.T) {
 	for _, sec := range []int{5, 10, 70} {
 		lines = append(lines, keyCallAt("PutKeyPolicy", t0.Add(time.Duration(sec)*time.Second)))
 	}
-	res := ReplayData("c.jsonl", []byte(strings.Join(lines, "\n")), ReplayOptions{Rules: []Rule{change}})
+	res := ReplayData("c.jsonl", []byte(strings.Join(lines, "\n")), ReplayOptions{Rules: []Rule{change}, Span: true})
 	s := res.Series(0)
 	if s.Period != time.Minute || s.Threshold != 1 || s.Len != 2 {
 		t.Fatalf("period %s, threshold %g, %d windows: want one-minute windows, 1, 2", s.Period, s.Threshold, s.Len)
@@ -139,7 +156,7 @@ func keyCallAt(name string, at time.Time) string {
 }
 
 func TestSeriesOfAnEmptyReplay(t *testing.T) {
-	res := ReplayData("empty.jsonl", []byte(`{"x":1}`), ReplayOptions{})
+	res := ReplayData("empty.jsonl", []byte(`{"x":1}`), ReplayOptions{Span: true})
 	for i := range res.Rules {
 		if s := res.Series(i); s.Len != 0 || len(s.Events) != 0 {
 			t.Errorf("rule %s: %d windows, %d with events; want none", res.Rules[i].ID, s.Len, len(s.Events))
@@ -208,7 +225,7 @@ func TestMatchesNameTheirKey(t *testing.T) {
 			if tc.sample != "" {
 				data = mustReadSample(t, tc.sample)
 			}
-			res := ReplayData(tc.name, data, ReplayOptions{Rules: []Rule{tc.rule}, Params: labParams})
+			res := ReplayData(tc.name, data, ReplayOptions{Rules: []Rule{tc.rule}, Params: labParams, MatchKeys: true})
 			if len(res.Matches) != 1 {
 				t.Fatalf("%d matches, want 1 (problems %v)", len(res.Matches), res.Problems)
 			}

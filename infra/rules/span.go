@@ -88,7 +88,7 @@ func (fr *fileReader) finishSpan() {
 }
 
 // First and Last are the earliest and latest event times among the records the rules judged
-// (zero when none had a readable time).
+// (zero when none had a readable time), when the replay kept its span (ReplayOptions.Span).
 func (res *ReplayResult) First() time.Time { return res.span.first }
 
 // Last: see First.

@@ -35,6 +35,7 @@ func (f *replayFlags) collectForHTML(opt *rules.ReplayOptions) *htmlPage {
 		return nil
 	}
 	p := &htmlPage{path: f.htmlPath}
+	opt.Span, opt.MatchKeys = true, true
 	next := opt.OnMatch
 	opt.OnMatch = func(m rules.Match) {
 		p.contributors.Add(m)

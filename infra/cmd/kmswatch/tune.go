@@ -69,7 +69,7 @@ func runTune(args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "tune", "no volume rule to tune among %s (see 'kmswatch tune --help')", ruleIDs(f.selected))
 	}
 	perMinute := make([][]rules.MinuteCount, len(volume))
-	opt := rules.ReplayOptions{Rules: volume, Params: f.params, Account: f.account, Region: f.region,
+	opt := rules.ReplayOptions{Rules: volume, Params: f.params, Account: f.account, Region: f.region, Span: true,
 		OnMatch: func(m rules.Match) { perMinute[m.Rule] = countMinute(perMinute[m.Rule], m.EventTime) }}
 	progress := startProgress(stderr, "tune", !f.asJSON, &opt)
 	res := rules.Replay(f.paths, opt)
