@@ -28,8 +28,9 @@ Prints a summary line (files read, records judged by shape, what was skipped and
 rule, the periods whose count reaches the threshold and the records that matched.
 
 The rules fire as shipped unless --stack-config names a stack file (Pulumi.<stack>.yaml, with
-Pulumi.yaml beside it): then with that stack's firing settings, as deployed, and --set NAME=VALUE
-overrides one setting (appDecryptVolumeThreshold=500; the names are those of 'kmswatch rules').
+Pulumi.yaml beside it): then with that stack's firing settings, as deployed. --set NAME=VALUE
+overrides one setting, named as in Pulumi.yaml: the rule's id in lower camel case and Threshold,
+PeriodSeconds, EvaluationPeriods or DatapointsToAlarm (appDecryptVolumeThreshold=500).
 
 --html FILE also writes one self-contained page (inline SVG, nothing fetched when it is opened):
 per rule, its count per period over the whole replay, quiet periods included, with the threshold
