@@ -102,6 +102,10 @@ func tuneRule(r rules.Rule, s rules.Series, perMinute []rules.MinuteCount, match
 		picks = append(picks, pick{suggested, fmt.Sprintf("suggested: floor(1.5 x p99.9 %d) + 1", p999)},
 			pick{p99 + 1, "p99 + 1"}, pick{p999 + 1, "p99.9 + 1"}, pick{t.Max + 1, "max + 1: never breached"})
 		t.ConfigSet = configLines(r, suggested, ff)
+		if p999 == 0 {
+			t.Notes = append(t.Notes, fmt.Sprintf("it matched in %s of %s windows, under 0.1%%: the 99.9th percentile is 0, so the suggestion alarms on a single event; keep %d if single events are normal here",
+				number(len(c.sorted)), number(c.windows), t.Current))
+		}
 		if c.windows < shortHistory {
 			t.Notes = append(t.Notes, fmt.Sprintf("%s windows only: their 99.9th percentile is their maximum; a longer history tunes better", number(c.windows)))
 		}

@@ -149,6 +149,19 @@ func TestTuneWithoutHistoryForARule(t *testing.T) {
 	}
 }
 
+// A rule that matched in under 0.1% of the windows is suggested 1, and tune says what that means.
+func TestTuneSaysWhenTheSuggestionAlarmsOnOneEvent(t *testing.T) {
+	out, r := tuneJSON(t, "--role-arn", labRole, "--rule", "app-kms-errors", samplesDir)
+	if r.code != exitOK || len(out.Rules) != 1 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	got := out.Rules[0]
+	if got.Suggested == nil || *got.Suggested != 1 || len(got.Notes) != 1 ||
+		!strings.Contains(got.Notes[0], "it matched in 1 of 4,237,566 windows, under 0.1%: the 99.9th percentile is 0, so the suggestion alarms on a single event; keep 2") {
+		t.Errorf("suggested %v, notes %q", got.Suggested, got.Notes)
+	}
+}
+
 func TestTuneUsage(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
