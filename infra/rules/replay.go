@@ -34,7 +34,7 @@ type ReplayOptions struct {
 	// Series covers the whole history, not only the matches' stretch of it. MatchKeys fills each
 	// match's Summary.Key. A report and tune ask for them; a plain replay, 1.4% faster, does not.
 	Span, MatchKeys bool
-	spillAt  int // bytes of encoded matches a worker keeps before writing a run; tests lower it
+	spillAt         int // bytes of encoded matches a worker keeps before writing a run; tests lower it
 }
 
 // Match is one record that matched one rule.
