@@ -210,6 +210,10 @@ func writeTuningTable(w io.Writer, t tuning) {
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
+		if r.Suggested != nil && *r.Suggested == r.Current && len(r.ConfigSet) == 1 {
+			fmt.Fprintf(w, "  applied already: the threshold is the suggestion (%s)\n", r.ConfigSet[0])
+			continue
+		}
 		for _, line := range r.ConfigSet {
 			fmt.Fprintf(w, "  to apply: %s\n", line)
 		}

@@ -131,6 +131,11 @@ func TestTuneReadsTheStackFile(t *testing.T) {
 	if r.code != exitOK || len(out.Rules) != 1 || out.Rules[0].Current != 4 || out.Firing != "the stack file "+stack {
 		t.Fatalf("exit %d, firing %q, rules %+v: want the stack's threshold 4 as now", r.code, out.Firing, out.Rules)
 	}
+	applied := writeStack(t, "name: kmswatch\n", "config:\n  kmswatch:appKmsErrorsThreshold: \"5\"\n")
+	if r := runCLI("tune", "--role-arn", labRole, "--rule", "app-kms-errors", "--stack-config", applied, steadyErrors(t)); !strings.Contains(r.stdout,
+		"  applied already: the threshold is the suggestion (pulumi config set appKmsErrorsThreshold 5)\n") {
+		t.Errorf("a stack with the suggestion applied:\n%s", r.stdout)
+	}
 	c := out.Rules[0].Candidates[0] // 4 is also p99 + 1, the lowest candidate
 	if c.Threshold != 4 || c.Why[0] != "now" {
 		t.Errorf("candidate %+v: want 4 labelled now first", c)
