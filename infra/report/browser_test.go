@@ -260,6 +260,33 @@ func keepScreenshot(t *testing.T, png []byte) {
 	}
 }
 
+// A year of five-minute windows opens as fast as an hour, and its one breach is drawn.
+func TestAYearInABrowser(t *testing.T) {
+	page := filepath.Join(t.TempDir(), "year.html")
+	if err := os.WriteFile(page, []byte(render(t, aYear(t))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	charts, b, _ := openInChromium(t, page)
+	if len(charts) != 1 || !charts[0].Chart {
+		t.Fatalf("charts %+v: want the one rule's", charts)
+	}
+	c := charts[0]
+	var breaching []bar
+	for _, bar := range c.Bars {
+		if bar.Breach {
+			breaching = append(breaching, bar)
+		}
+	}
+	if len(c.Bars) > plotWidth || len(breaching) != 1 || !strings.Contains(breaching[0].Title, "max 41") || c.Top != "50" {
+		t.Errorf("%d bars, breaching %+v, axis to %s: want at most %d, the burst, 50", len(c.Bars), breaching, c.Top, plotWidth)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 || len(b.requests) != 1 {
+		t.Errorf("errors %q, requests %q", b.errors, b.requests)
+	}
+}
+
 // The checks above can fail: a page that fetches something and logs an error is seen doing both.
 func TestTheBrowserCheckSeesRequestsAndErrors(t *testing.T) {
 	page := filepath.Join(t.TempDir(), "bad.html")
