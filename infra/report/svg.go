@@ -92,18 +92,18 @@ func buildChart(s rules.Series, transitions []rules.Transition) chartView {
 	}
 	c.ThresholdLabel = "threshold " + number(int(s.Threshold))
 	c.PerBar = "1 window"
-	if per := s.Len / len(buckets); per > 1 {
+	if s.Len > len(buckets) {
 		c.PerBar = fmt.Sprintf("up to %s windows (the tallest shown)", number((s.Len+len(buckets)-1)/len(buckets)))
 	}
 
-	for i, b := range buckets {
+	for _, b := range buckets {
 		if b.max == 0 {
 			continue
 		}
 		h := max(plotHeight*float64(b.max)/float64(c.YMax), 1) // a count of 1 on a tall axis still shows
 		c.Bars = append(c.Bars, barView{
 			X: xk(float64(b.from)), W: xk(float64(b.to)) - xk(float64(b.from)), Y: plotBottom - h, H: h,
-			Breach: b.breaching > 0, Title: bucketTitle(s, buckets[i]),
+			Breach: b.breaching > 0, Title: bucketTitle(s, b),
 		})
 	}
 	for i := 0; i < len(buckets); {
