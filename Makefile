@@ -10,7 +10,7 @@ ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 # Tests that need PostgreSQL read TEST_DATABASE_URL; this is the machine's local server.
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build test test-nodb check-db vet lint local bench rehearse preview up destroy smoke smoke-event help clean
+.PHONY: build test test-nodb check-db check-chromium vet lint local bench rehearse preview up destroy smoke smoke-event help clean
 
 build: ## Compile everything and put the three binaries in bin/
 	$(GO) build ./...
@@ -23,6 +23,15 @@ test: check-db vet ## Every test, offline: app against real PostgreSQL + KMS dou
 	# Without -race: the stack's tests (instrumenting pulumi-aws costs a second 3-minute cold build)
 	# and the DuckDB check (its Go side is one goroutine; under -race it takes 4 minutes, not 20 s).
 	$(GO) test -count=1 ./infra/ ./infra/rules/duckcheck/
+	@$(MAKE) --no-print-directory check-chromium
+
+# go test hides skips: say here when the HTML report's browser test (infra/report) had no Chromium.
+# It looks for what that test looks for; under CI=true the test fails instead.
+check-chromium:
+	@if [ -z "$$KMSWATCH_CHROMIUM" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+		&& ! command -v google-chrome >/dev/null 2>&1 && ! command -v google-chrome-stable >/dev/null 2>&1; then \
+		echo "make test: SKIPPED the HTML report's browser tests (infra/report): no Chromium; apt-get install -y chromium runs them"; \
+	fi
 
 test-nodb: ## Only the tests that need no database: those that do skip, by this explicit choice
 	$(MAKE) test TEST_DATABASE_URL=none

@@ -19,8 +19,8 @@ import (
 // records match, and a match costs no allocation while files are read.
 //
 // An entry: time (unix nanoseconds, 8 bytes), file index (4), position (8), rule index (4), then
-// eventID, eventName, errorCode, principal, source IP and request id (empty but for a join
-// rule's match), each a uvarint length and the bytes.
+// eventID, eventName, errorCode, principal, source IP, request id (empty but for a join rule's
+// match) and key (empty unless the replay asked for keys), each a uvarint length and the bytes.
 type matchLog struct {
 	buf     []byte
 	ents    []entry
@@ -55,7 +55,7 @@ func (l *matchLog) add(rule, file, position int, sf *summaryFields) {
 	b = binary.LittleEndian.AppendUint32(b, uint32(file))       //nolint:gosec // files are counted from 0, far fewer than 2^32
 	b = binary.LittleEndian.AppendUint64(b, uint64(position))   //nolint:gosec // lines and items count from 0
 	b = binary.LittleEndian.AppendUint32(b, uint32(rule))       //nolint:gosec // an index into the run's rules
-	for _, s := range [...][]byte{sf.eventID, sf.eventName, sf.errorCode, sf.principal, sf.ip, sf.requestID} {
+	for _, s := range [...][]byte{sf.eventID, sf.eventName, sf.errorCode, sf.principal, sf.ip, sf.requestID, sf.key} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -227,7 +227,7 @@ func decodeMatch(e []byte, files []inputFile, names internedStrings) Match {
 	}
 	m.EventTime = time.Unix(0, int64(le.Uint64(e))).UTC() //nolint:gosec // the int64 that add wrote
 	rest := e[entryHeader:]
-	var parts [6][]byte
+	var parts [7][]byte
 	for i := range parts {
 		n, k := binary.Uvarint(rest)
 		if k <= 0 || n > uint64(len(rest)-k) { //nolint:gosec // len(rest) >= k > 0 here
@@ -239,5 +239,8 @@ func decodeMatch(e []byte, files []inputFile, names internedStrings) Match {
 	m.EventID = string(parts[0])
 	m.EventName, m.ErrorCode, m.Principal, m.SourceIPAddress = names.get(parts[1]), names.get(parts[2]), names.get(parts[3]), names.get(parts[4])
 	m.RequestID = string(parts[5])
+	if len(parts[6]) > 0 { // kept only when the replay asked for keys
+		m.Key = names.get(parts[6])
+	}
 	return m
 }

@@ -36,10 +36,17 @@ type fileReader struct {
 
 	served *servedLines // the app's served lines, when a rule joins on them; else nil
 	joins  []bool       // by rule index: the rule joins on the request id
+	ends      spelledEnds // of the file's times in CloudTrail's spelling (span.go)
+
+	progress   *Progress // nil unless the run reports progress (progress.go)
+	unreported int       // records judged and not yet added to progress
+	span       bool      // ReplayOptions.Span
+	matchKeys  bool      // ReplayOptions.MatchKeys
 }
 
 func newFileReader(m *Matcher, opt *ReplayOptions, log *matchLog) *fileReader {
 	fr := &fileReader{matcher: m, account: opt.Account, region: opt.Region, log: log,
+		progress: opt.Progress, span: opt.Span, matchKeys: opt.MatchKeys,
 		fileBuf: bufio.NewReaderSize(nil, sniffSize), plainBuf: bufio.NewReaderSize(nil, sniffSize)}
 	fr.joins = make([]bool, len(m.rules))
 	for i, r := range m.rules {
@@ -66,6 +73,7 @@ type fileResult struct {
 	unknown    int
 	notLog     bool   // met in a directory, and not a log
 	skipped    string // why the file was passed over on purpose
+	span       timeSpan
 }
 
 var gzipMagic = []byte{0x1f, 0x8b}
@@ -123,6 +131,8 @@ func (fr *fileReader) readFile(in inputFile) {
 }
 
 func (fr *fileReader) finish() {
+	fr.finishSpan()
+	fr.fileDone()
 	if fr.bad > maxBadLines {
 		what := "problems"
 		if fr.lines {
@@ -151,13 +161,13 @@ func (fr *fileReader) open(in inputFile) (*bufio.Reader, func(), error) {
 	var size int64
 	closeFile := func() {}
 	if in.inMemory {
-		r, size = bytes.NewReader(in.data), int64(len(in.data))
+		r, size = fr.countRead(bytes.NewReader(in.data)), int64(len(in.data))
 	} else {
 		f, err := os.Open(in.path)
 		if err != nil {
 			return nil, nil, unwrapPathError(err)
 		}
-		r, closeFile, size = readErrors{f}, func() { _ = f.Close() }, -1 // read-only: a close error changes nothing
+		r, closeFile, size = fr.countRead(readErrors{f}), func() { _ = f.Close() }, -1 // read-only: a close error changes nothing
 		if info, err := f.Stat(); err == nil {
 			size = info.Size()
 		}
@@ -307,6 +317,10 @@ func (fr *fileReader) judgeRecord(rec Record, env *fields, sh shape, where spot)
 	}
 	fr.out.records++
 	fr.out.byShape[sh]++
+	if fr.span {
+		fr.noteTime(rec)
+	}
+	fr.recordJudged()
 	fr.hits = fr.matcher.Match(rec, fr.hits[:0])
 	if len(fr.hits) == 0 {
 		if err := rec.checkShape(); err != nil {
@@ -318,6 +332,9 @@ func (fr *fileReader) judgeRecord(rec Record, env *fields, sh shape, where spot)
 	if err != nil {
 		fr.problemErr(where, false, err)
 		return
+	}
+	if fr.matchKeys {
+		sf.key = matchedKey(rec.f)
 	}
 	for _, rule := range fr.hits {
 		sf.requestID = nil

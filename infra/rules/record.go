@@ -131,14 +131,15 @@ type Summary struct {
 	Principal       string
 	SourceIPAddress string
 	RequestID       string // CloudTrail's requestID; in replay's matches, only those of a rule that joins on it
+	Key             string // the KMS key the call used, as its record names it (see matchedKey); in a replay, with ReplayOptions.MatchKeys
 }
 
 // summaryFields is a Summary still in the scanner's bytes, so that a match is encoded without
 // a string allocation per field.
 type summaryFields struct {
-	eventTime                                    time.Time
-	eventID, eventName, errorCode, principal, ip []byte
-	requestID                                    []byte // only for a join rule's match
+	eventTime                                         time.Time
+	eventID, eventName, errorCode, principal, ip, key []byte
+	requestID                                         []byte // only for a join rule's match
 }
 
 var (
@@ -157,10 +158,12 @@ func (r Record) Summarize() (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	sf.key = matchedKey(r.f)
 	return Summary{
 		EventID: string(sf.eventID), EventTime: sf.eventTime, EventName: string(sf.eventName),
 		ErrorCode: string(sf.errorCode), Principal: string(sf.principal), SourceIPAddress: string(sf.ip),
 		RequestID: string(r.f.bytes(slotRequestID)),
+		Key: string(sf.key),
 	}, nil
 }
 

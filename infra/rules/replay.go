@@ -28,7 +28,13 @@ type ReplayOptions struct {
 	// what is kept of a match while files are read is on disk past a few MiB, and the alarm
 	// evaluation at the end holds its time (24 bytes).
 	OnMatch func(Match)
-	spillAt int // bytes of encoded matches a worker keeps before writing a run; tests lower it
+	// Progress, when set, counts files, bytes and records as they are read (progress.go).
+	Progress *Progress
+	// Span keeps the earliest and latest event time of every record judged (First, Last), so that
+	// Series covers the whole history, not only the matches' stretch of it. MatchKeys fills each
+	// match's Summary.Key. A report and tune ask for them; a plain replay, 1.4% faster, does not.
+	Span, MatchKeys bool
+	spillAt         int // bytes of encoded matches a worker keeps before writing a run; tests lower it
 }
 
 // Match is one record that matched one rule.
@@ -88,6 +94,7 @@ type ReplayResult struct {
 	Tally       Tally
 	Notes       []string // how the run went, when not as usual (matches kept in memory)
 	counts      []int
+	span        timeSpan // of the records judged: First, Last
 }
 
 // Replay reads CloudTrail logs and app logs from files and directories (walked recursively), in
@@ -117,6 +124,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		rules = Default()
 	}
 	res := &ReplayResult{Rules: rules, counts: make([]int, len(rules)), Tally: Tally{ByShape: map[string]int{}}}
+	opt.Progress.begin(files)
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -167,6 +175,7 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 		res.Tally.OutOfScope += out.outOfScope
 		res.Tally.Unknown += out.unknown
 		res.Tally.Digests += out.digests
+		res.span.merge(out.span)
 		if out.notLog {
 			res.Tally.NotLogs++
 		}

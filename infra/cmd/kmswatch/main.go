@@ -29,7 +29,9 @@ const usage = `kmswatch: detection rules for KMS activity, offline.
 Usage:
   kmswatch rules    [--role-arn ARN] [--app-key-arn ARN] [--key-arn KEY]... [--stack-config FILE] [--json | --format athena|insights]
   kmswatch replay   [--role-arn ARN] [--app-key-arn ARN] [--key-arn KEY]... [--account ID] [--region R] [--period D] [--rule ID]...
-                    [--limit N] [--json] FILE|DIR...
+                    [--stack-config FILE] [--set NAME=VALUE]... [--limit N] [--json] [--html FILE] FILE|DIR...
+  kmswatch tune     [--role-arn ARN] [--app-key-arn ARN] [--key-arn KEY]... [--account ID] [--region R] [--rule ID]...
+                    [--stack-config FILE] [--set NAME=VALUE]... [--json] FILE|DIR...
   kmswatch rehearse [--scenario lab|exfiltration|key-deletion] [--wrong-keys N] [--delivery-delay D] [--metric-delay D] [--json]
   kmswatch status   --table NAME [--all] [--json]
   kmswatch release  --table NAME [--force] [--early] [--json] RECORD_ID
@@ -39,7 +41,8 @@ Usage:
 Commands:
   rules     list the rules with their CloudWatch and EventBridge patterns and thresholds, or
             their Athena and Logs Insights hunting queries
-  replay    run CloudTrail log files (and the app's JSON logs) through the rules
+  replay    run CloudTrail log files (and the app's JSON logs) through the rules; --html draws them
+  tune      suggest thresholds from history: counts per period, alarms per candidate, config lines
   rehearse  run a scenario in one process: the lab's (app, KMS double, rules, alarm, notification),
             or the responder's loop (exfiltration, key-deletion) on the AWS double
   status    show what the stack's responder has contained now (reads AWS: IAM, KMS, DynamoDB)
@@ -58,6 +61,7 @@ type command struct {
 var commands = []command{
 	{"rules", runRules},
 	{"replay", runReplay},
+	{"tune", runTune},
 	{"rehearse", runRehearse},
 	{"status", runStatus},
 	{"release", runRelease},

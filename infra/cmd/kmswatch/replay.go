@@ -27,6 +27,20 @@ Records stream through one at a time, so memory does not grow with the size of a
 Prints a summary line (files read, records judged by shape, what was skipped and why), then, per
 rule, the periods whose count reaches the threshold and the records that matched.
 
+The rules fire as shipped unless --stack-config names a stack file (Pulumi.<stack>.yaml, with
+Pulumi.yaml beside it): then with that stack's firing settings, as deployed. --set NAME=VALUE
+overrides one setting, named as in Pulumi.yaml: the rule's id in lower camel case and Threshold,
+PeriodSeconds, EvaluationPeriods or DatapointsToAlarm (appDecryptVolumeThreshold=500).
+
+--html FILE also writes one self-contained page (inline SVG, nothing fetched when it is opened):
+per rule, its count per period over the whole replay, quiet periods included, with the threshold
+line, breaching periods and alarm transitions marked, and the principals, source addresses and
+keys behind the matches. Long histories are drawn a bar per group of windows, each the tallest of
+its group; the tooltips and tables keep the exact counts.
+
+On a terminal, a progress line on stderr shows files and records done, the rate and the time
+left while files are read; it is not drawn with --json or when stderr is not a terminal.
+
 The app rules (app-kms-errors, app-decrypt-volume, app-decrypt-unmatched) look for the app's task
 role: without --role-arn they are skipped, with a note. Rules that notify at once fire per event.
 
@@ -70,6 +84,24 @@ type replayFlags struct {
 	paths     []string
 	selected  []rules.Rule
 	params    rules.Params
+	firing    firingFlags // --stack-config, --set (firing.go)
+	htmlPath  string      // --html (replay_html.go)
+	command   string      // the subcommand the flags are for, in messages: "replay" when ""
+	skipped   []string    // what was left out of the run and why, as noted on stderr (the page repeats it)
+}
+
+// skip notes on stderr that rules are left out of the run, and why, and keeps the note.
+func (f *replayFlags) skip(stderr io.Writer, format string, args ...any) {
+	note := fmt.Sprintf(format, args...)
+	f.skipped = append(f.skipped, note)
+	fmt.Fprintf(stderr, "kmswatch %s: note: %s\n", f.name(), note)
+}
+
+func (f *replayFlags) name() string {
+	if f.command == "" {
+		return "replay"
+	}
+	return f.command
 }
 
 func runReplay(args []string, stdout, stderr io.Writer) int {
@@ -84,6 +116,8 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&f.ruleIDs, "rule", "replay only this rule (repeatable; default: all)")
 	fs.IntVar(&f.limit, "limit", 20, "rows per section in the table; 0 for all (--json always prints all)")
 	fs.BoolVar(&f.asJSON, "json", false, "JSON lines instead of a table")
+	f.firing.register(fs)
+	fs.StringVar(&f.htmlPath, "html", "", "also write the replay as one self-contained HTML page to `FILE`: per rule, its count per period with the threshold, breaches, alarms and who was behind them")
 	fs.Usage = usageFunc(fs, "kmswatch replay [flags] FILE|DIR...", replayAbout)
 	var code int
 	var ok bool
@@ -103,7 +137,10 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		table = newReplayTable(f.selected, f.limit)
 		opt.OnMatch = table.add
 	}
+	page := f.collectForHTML(&opt)
+	progress := startProgress(stderr, "replay", !f.asJSON, &opt)
 	res := rules.Replay(f.paths, opt)
+	progress.stop()
 	res.SortProblems()
 	for _, p := range res.Problems {
 		fmt.Fprintf(stderr, "kmswatch replay: %v\n", p)
@@ -123,6 +160,9 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmswatch replay: writing output: %v\n", err)
 		return exitFindings
 	}
+	if !page.write(res, &f, stderr) {
+		return exitFindings
+	}
 	if res.Records == 0 {
 		fmt.Fprintf(stderr, "kmswatch replay: no records: %s read, and none held a CloudTrail record or an app log line to judge\n", plural(res.Files, "file"))
 		return exitFindings
@@ -135,35 +175,38 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 
 func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 	if len(f.paths) == 0 {
-		return usageError(stderr, "replay", "no FILE or DIR given"), false
+		return usageError(stderr, f.name(), "no FILE or DIR given"), false
 	}
 	if f.limit < 0 {
-		return usageError(stderr, "replay", "--limit %d: must be 0 or more", f.limit), false
+		return usageError(stderr, f.name(), "--limit %d: must be 0 or more", f.limit), false
 	}
 	if f.account != "" {
 		if err := rules.CheckAccount(f.account); err != nil {
-			return usageError(stderr, "replay", "--account %v", err), false
+			return usageError(stderr, f.name(), "--account %v", err), false
 		}
 	}
 	if f.region != "" {
 		if err := rules.CheckRegion(f.region); err != nil {
-			return usageError(stderr, "replay", "--region %v", err), false
+			return usageError(stderr, f.name(), "--region %v", err), false
 		}
 	}
 	params, notes, err := keyParams(f.keyRefs, f.account, f.region)
 	if err != nil {
-		return usageError(stderr, "replay", "%v", err), false
+		return usageError(stderr, f.name(), "%v", err), false
 	}
 	f.params = params
 	for _, n := range notes {
-		fmt.Fprintf(stderr, "kmswatch replay: note: --key-arn %s\n", n)
+		fmt.Fprintf(stderr, "kmswatch %s: note: --key-arn %s\n", f.name(), n)
 	}
-	all := rules.Default()
+	all, err := f.firing.rules()
+	if err != nil {
+		return usageError(stderr, f.name(), "%v", err), false
+	}
 	if len(f.ruleIDs) > 0 {
 		for _, id := range f.ruleIDs {
-			r, ok := rules.Lookup(id)
+			r, ok := ruleByID(all, id)
 			if !ok {
-				return usageError(stderr, "replay", "--rule %q: no such rule (see 'kmswatch rules')", id), false
+				return usageError(stderr, f.name(), "--rule %q: no such rule (see 'kmswatch rules')", id), false
 			}
 			f.selected = append(f.selected, r)
 		}
@@ -178,7 +221,7 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 			firing := r.Firing
 			firing.Period = f.period
 			if err := firing.Validate(); err != nil {
-				return usageError(stderr, "replay", "--period %s: %v", f.period, err), false
+				return usageError(stderr, f.name(), "--period %s: %v", f.period, err), false
 			}
 			f.selected[i] = r.WithFiring(firing)
 		}
@@ -197,17 +240,17 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 			kept = append(kept, r)
 		}
 		if len(skipped) > 0 {
-			fmt.Fprintf(stderr, "kmswatch replay: note: %s skipped: they look for the app's task role; pass --role-arn\n", strings.Join(skipped, ", "))
+			f.skip(stderr, "%s skipped: they look for the app's task role; pass --role-arn", strings.Join(skipped, ", "))
 		}
 		f.selected = kept
 		return exitOK, true
 	}
 	role, note, err := rules.RoleScope(f.roleARN)
 	if err != nil {
-		return usageError(stderr, "replay", "--role-arn %v", err), false
+		return usageError(stderr, f.name(), "--role-arn %v", err), false
 	}
 	if note != "" {
-		fmt.Fprintf(stderr, "kmswatch replay: note: %s\n", note)
+		fmt.Fprintf(stderr, "kmswatch %s: note: %s\n", f.name(), note)
 	}
 	f.params.TaskRoleARN = role
 	return exitOK, true

@@ -28,7 +28,7 @@ func (f *replayFlags) selectMetricsRules(stderr io.Writer) (int, bool) {
 	if f.appKeyARN != "" {
 		key, err := appKeyParam(f.appKeyARN)
 		if err != nil {
-			return usageError(stderr, "replay", "%v", err), false
+			return usageError(stderr, f.name(), "%v", err), false
 		}
 		f.params.AppKeyARN = key
 	}
@@ -37,8 +37,8 @@ func (f *replayFlags) selectMetricsRules(stderr io.Writer) (int, bool) {
 	for _, r := range f.selected {
 		switch {
 		case r.Expression() != "":
-			fmt.Fprintf(stderr, "kmswatch replay: note: %s skipped: it alarms on metric math (%s) that no log holds; "+
-				"app-decrypt-unmatched answers its question exactly, per request\n", r.ID, r.Expression())
+			f.skip(stderr, "%s skipped: it alarms on metric math (%s) that no log holds; "+
+				"app-decrypt-unmatched answers its question exactly, per request", r.ID, r.Expression())
 		case r.UsesAppKey() && f.params.AppKeyARN == "":
 			noKey = append(noKey, r.ID)
 		default:
@@ -46,7 +46,7 @@ func (f *replayFlags) selectMetricsRules(stderr io.Writer) (int, bool) {
 		}
 	}
 	if len(noKey) > 0 {
-		fmt.Fprintf(stderr, "kmswatch replay: note: %s skipped: they count the app key's decrypts; pass --app-key-arn\n", strings.Join(noKey, ", "))
+		f.skip(stderr, "%s skipped: they count the app key's decrypts; pass --app-key-arn", strings.Join(noKey, ", "))
 	}
 	f.selected = kept
 	return exitOK, true
