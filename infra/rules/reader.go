@@ -36,7 +36,7 @@ type fileReader struct {
 
 	served *servedLines // the app's served lines, when a rule joins on them; else nil
 	joins  []bool       // by rule index: the rule joins on the request id
-	ends      spelledEnds // of the file's times in CloudTrail's spelling (span.go)
+	ends   spelledEnds  // of the file's times in CloudTrail's spelling (span.go)
 
 	progress   *Progress // nil unless the run reports progress (progress.go)
 	unreported int       // records judged and not yet added to progress

@@ -163,7 +163,7 @@ func (r Record) Summarize() (Summary, error) {
 		EventID: string(sf.eventID), EventTime: sf.eventTime, EventName: string(sf.eventName),
 		ErrorCode: string(sf.errorCode), Principal: string(sf.principal), SourceIPAddress: string(sf.ip),
 		RequestID: string(r.f.bytes(slotRequestID)),
-		Key: string(sf.key),
+		Key:       string(sf.key),
 	}, nil
 }
 
