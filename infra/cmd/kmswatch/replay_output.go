@@ -121,6 +121,20 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+func breachCount(n int) string {
+	if n == 1 {
+		return "1 period breaches"
+	}
+	return fmt.Sprintf("%d periods breach", n)
+}
+
 // replayTable keeps, per rule, the first matches the table shows and how many there were.
 type replayTable struct {
 	rules []rules.Rule
@@ -145,10 +159,10 @@ func (t *replayTable) write(w io.Writer, res *rules.ReplayResult) {
 		ev := res.Evaluations[i]
 		breaching := ev.Breaching()
 		if r.Firing.Immediate {
-			fmt.Fprintf(w, "\n%s [%s] fires %s: %d records matched, fired %d times\n", r.ID, r.Severity, r.Firing, t.total[i], len(breaching))
+			fmt.Fprintf(w, "\n%s [%s] fires %s: %s matched, fired %s\n", r.ID, r.Severity, r.Firing, plural(t.total[i], "record"), times(len(breaching)))
 		} else {
-			fmt.Fprintf(w, "\n%s [%s] fires %s: %d records matched, %d periods breach, %d alarm transitions\n",
-				r.ID, r.Severity, r.Firing, t.total[i], len(breaching), len(ev.Transitions))
+			fmt.Fprintf(w, "\n%s [%s] fires %s: %s matched, %s, %s\n", r.ID, r.Severity, r.Firing,
+				plural(t.total[i], "record"), breachCount(len(breaching)), plural(len(ev.Transitions), "alarm transition"))
 		}
 		if len(breaching) > 0 && !r.Firing.Immediate {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

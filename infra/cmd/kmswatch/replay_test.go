@@ -225,3 +225,23 @@ func TestUnknownJSONIsNamedAndNothingJudgedFails(t *testing.T) {
 		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
 	}
 }
+
+// The table's counts read as English: one record, one period, one transition, once.
+func TestTableCountsAreSingularWhenOne(t *testing.T) {
+	r := runCLI("replay", "--role-arn", labRole, samplesDir)
+	for _, want := range []string{
+		"app-kms-errors [high] fires >= 2 per 1m in 1 of 21 periods: 1 record matched, 0 periods breach, 0 alarm transitions\n",
+		"kms-key-policy-change [critical] fires at once, per event: 3 records matched, fired 3 times\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, " 1 records") || strings.Contains(r.stdout, "1 times") {
+		t.Errorf("a count of one in the plural:\n%s", r.stdout)
+	}
+	one := runCLI("replay", "--rule", "kms-key-policy-change", filepath.Join(samplesDir, "kms-putkeypolicy.json"))
+	if !strings.Contains(one.stdout, "1 record matched, fired once\n") {
+		t.Errorf("one PutKeyPolicy:\n%s", one.stdout)
+	}
+}
