@@ -84,10 +84,14 @@ func (o joinOutcome) notes(r Rule, seen *servedLines) []string {
 	if o.unjudged == 0 {
 		return nil
 	}
-	if seen.lines == 0 {
-		return []string{fmt.Sprintf("%s: no app log lines among the inputs, so %d Decrypts by the task role were not judged: "+
-			"replay the app's log group (its decrypt_served lines) with the trail", r.ID, o.unjudged)}
+	decrypts, were, fall := fmt.Sprintf("%d Decrypts", o.unjudged), "were", "fall"
+	if o.unjudged == 1 {
+		decrypts, were, fall = "1 Decrypt", "was", "falls"
 	}
-	return []string{fmt.Sprintf("%s: %d Decrypts by the task role fall outside the app log read (%s to %s) and were not judged",
-		r.ID, o.unjudged, seen.first.UTC().Format(time.RFC3339), seen.last.UTC().Format(time.RFC3339))}
+	if seen.lines == 0 {
+		return []string{fmt.Sprintf("%s: no app log lines among the inputs, so %s by the task role %s not judged: "+
+			"replay the app's log group (its decrypt_served lines) with the trail", r.ID, decrypts, were)}
+	}
+	return []string{fmt.Sprintf("%s: %s by the task role %s outside the app log read (%s to %s) and %s not judged",
+		r.ID, decrypts, fall, seen.first.UTC().Format(time.RFC3339), seen.last.UTC().Format(time.RFC3339), were)}
 }

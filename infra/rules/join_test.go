@@ -79,7 +79,7 @@ func TestReplayJoinsTheTrailWithTheAppsLog(t *testing.T) {
 // Without the app's log every Decrypt would look unmatched: replay says so and reports none.
 func TestJoinWithoutTheAppsLogJudgesNothing(t *testing.T) {
 	res := ReplayData("trail.jsonl", []byte(decryptAt(t10, "req-1", "198.51.100.23")+"\n"), ReplayOptions{Rules: []Rule{joinRule(t)}, Params: labParams})
-	if len(res.Matches) != 0 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "no app log lines among the inputs, so 1 Decrypts by the task role were not judged") {
+	if len(res.Matches) != 0 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "no app log lines among the inputs, so 1 Decrypt by the task role was not judged") {
 		t.Errorf("matches %v, notes %q", res.Matches, res.Notes)
 	}
 }
