@@ -87,6 +87,14 @@ func TestRulesCommand(t *testing.T) {
 			t.Errorf("rules table lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// The CONTAIN column names exactly the rules containOnRules may name.
+	for _, line := range strings.Split(r.stdout, "\n")[1 : 1+len(rules.Default())] {
+		id, contain := strings.Fields(line)[0], line[strings.LastIndex(line, " ")+1:]
+		rule, _ := rules.Lookup(id)
+		if want := map[bool]string{true: "may", false: "-"}[rule.CanContain()]; contain != want {
+			t.Errorf("%s: CONTAIN %q, want %q", id, contain, want)
+		}
+	}
 	r = runCLI("rules", "--json", "--role-arn", labRole)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if r.code != exitOK || len(lines) != len(rules.Default()) {

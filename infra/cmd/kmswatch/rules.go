@@ -116,6 +116,7 @@ type ruleView struct {
 	Publishes     []publishedView         `json:"publishes,omitempty"`     // metric filters the alarm reads
 	Replay        string                  `json:"replay,omitempty"`        // an offline rule: what replay joins`
 	Immediate     bool                    `json:"immediate"`
+	MayContain    bool                    `json:"mayContain"` // containOnRules may name it: its alarm is about the task role's credentials
 	EventPattern  json.RawMessage         `json:"eventPattern,omitempty"`
 	Notification  *rules.InputTransformer `json:"notification,omitempty"`
 	Runbook       string                  `json:"runbook"`
@@ -138,7 +139,8 @@ type metricView struct {
 func viewRule(r rules.Rule, p rules.Params) ruleView {
 	v := ruleView{
 		ID: r.ID, Title: r.Title, Severity: r.Severity, Source: r.Source.String(), Description: r.Description,
-		FilterPattern: r.FilterPattern(p), Immediate: r.Firing.Immediate, Runbook: r.Runbook, References: r.References,
+		FilterPattern: r.FilterPattern(p), Immediate: r.Firing.Immediate, MayContain: r.CanContain(),
+		Runbook: r.Runbook, References: r.References,
 	}
 	if r.MetricName != "" {
 		mt := r.MetricTransformation()
@@ -178,11 +180,16 @@ const offlineJoin = "each record joined with the app's decrypt_served line of th
 
 func writeRulesTable(w io.Writer, rs []rules.Rule, p rules.Params) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSEVERITY\tSOURCE\tFIRES\tMETRIC")
+	fmt.Fprintln(tw, "ID\tSEVERITY\tSOURCE\tFIRES\tMETRIC\tCONTAIN")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Source, r.Firing, metricColumn(r))
+		contain := "-"
+		if r.CanContain() {
+			contain = "may" // containOnRules may name it
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Source, r.Firing, metricColumn(r), contain)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "\nCONTAIN: may the stack setting containOnRules name the rule (its alarm is about the task role's credentials).")
 	for _, r := range rs {
 		fmt.Fprintf(w, "\n%s: %s\n", r.ID, r.Title)
 		if fp := r.FilterPattern(p); fp != "" {
