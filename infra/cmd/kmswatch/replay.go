@@ -195,8 +195,21 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 		return usageError(stderr, f.name(), "%v", err), false
 	}
 	f.params = params
+	for i, n := range notes {
+		notes[i] = "--key-arn " + n
+	}
+	if f.roleARN != "" { // every bad value is refused before anything is noted
+		role, note, err := rules.RoleScope(f.roleARN)
+		if err != nil {
+			return usageError(stderr, f.name(), "--role-arn %v", err), false
+		}
+		f.params.TaskRoleARN = role
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
 	for _, n := range notes {
-		fmt.Fprintf(stderr, "kmswatch %s: note: --key-arn %s\n", f.name(), n)
+		fmt.Fprintf(stderr, "kmswatch %s: note: %s\n", f.name(), n)
 	}
 	all, err := f.firing.rules()
 	if err != nil {
@@ -245,14 +258,6 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 		f.selected = kept
 		return exitOK, true
 	}
-	role, note, err := rules.RoleScope(f.roleARN)
-	if err != nil {
-		return usageError(stderr, f.name(), "--role-arn %v", err), false
-	}
-	if note != "" {
-		fmt.Fprintf(stderr, "kmswatch %s: note: %s\n", f.name(), note)
-	}
-	f.params.TaskRoleARN = role
 	return exitOK, true
 }
 

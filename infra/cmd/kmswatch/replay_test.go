@@ -163,6 +163,9 @@ func TestBadScopesAreUsageErrors(t *testing.T) {
 		if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)
 		}
+		if strings.Contains(r.stderr, "note:") { // the refusal is all a bad value gets
+			t.Errorf("%v: notes before the refusal: %q", tc.args, r.stderr)
+		}
 	}
 }
 
