@@ -23,7 +23,7 @@ const None = "none"
 func Check(ctx context.Context, rawURL string) error {
 	cfg, err := pgx.ParseConfig(rawURL)
 	if err != nil {
-		return fmt.Errorf("TEST_DATABASE_URL %q is not a PostgreSQL URL (%v); want postgres://USER@HOST:PORT/DB", redact(rawURL), err)
+		return fmt.Errorf("TEST_DATABASE_URL %q is not a PostgreSQL URL (%w); want postgres://USER@HOST:PORT/DB", redact(rawURL), err)
 	}
 	where := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -35,7 +35,7 @@ func Check(ctx context.Context, rawURL string) error {
 	defer conn.Close(ctx)
 	var canCreate bool
 	if err := conn.QueryRow(ctx, "SELECT has_database_privilege(current_user, current_database(), 'CREATE')").Scan(&canCreate); err != nil {
-		return fmt.Errorf("PostgreSQL at %s answered but a first query failed: %v", where, err)
+		return fmt.Errorf("PostgreSQL at %s answered but a first query failed: %w", where, err)
 	}
 	if !canCreate {
 		return fmt.Errorf("role %q may not create schemas in database %q at %s, and the tests make one each: "+
