@@ -34,7 +34,7 @@ replay() {
 	"$work/kmswatch" replay --json --role-arn "$role" "$@" > "$work/out.jsonl" 2> "$work/err.txt" || [ $? -eq 1 ]
 }
 for run in 1 2 3; do
-	echo -n "kmswatch replay --json, all five rules (run $run): "
+	echo -n "kmswatch replay --json, every rule --role-arn replays (run $run): "
 	{ time replay "$work/corpus"; } 2>&1
 done
 echo "  $(grep -c '"type":"match"' "$work/out.jsonl") match lines, $(grep -c '"type":"period"' "$work/out.jsonl") period lines"
@@ -47,7 +47,7 @@ done
 echo "  report: $(wc -c < "$work/report.html") bytes, $(grep -c '<svg class="chart"' "$work/report.html") charts"
 for run in 1 2 3; do
 	echo -n "kmswatch tune --json (run $run): "
-	{ time ("$work/kmswatch" tune --json --role-arn "$role" "$work/corpus" > "$work/tune.json"); } 2>&1
+	{ time ("$work/kmswatch" tune --json --role-arn "$role" "$work/corpus" > "$work/tune.json" 2> "$work/tune-err.txt"); } 2>&1
 done
 echo "  tune: $(grep -c '"setting"' "$work/tune.json") rules tuned, $(grep -c 'pulumi config set' "$work/tune.json") config lines"
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
