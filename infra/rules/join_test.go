@@ -102,6 +102,26 @@ func TestJoinJudgesOnlyWhatTheAppLogCovers(t *testing.T) {
 	}
 }
 
+// A Decrypt whose served line the log holds is vouched for wherever it falls, even in the log's
+// last seconds, where a missing line could still be on its way: only the ones without a line
+// there are left unjudged.
+func TestJoinVouchesForServedDecryptsAtTheLogsEnd(t *testing.T) {
+	data := strings.Join([]string{
+		metricsLineAt(t10),
+		decryptAt(t10.Add(58*time.Second), "served-at-the-end", "192.0.2.44"),
+		servedAt(t10.Add(58*time.Second+30*time.Millisecond), "served-at-the-end"),
+		decryptAt(t10.Add(59*time.Second), "unserved-at-the-end", "198.51.100.23"),
+		metricsLineAt(t10.Add(time.Minute)),
+	}, "\n")
+	res := ReplayData("end.jsonl", []byte(data+"\n"), ReplayOptions{Rules: []Rule{joinRule(t)}, Params: labParams})
+	if len(res.Matches) != 0 {
+		t.Errorf("matches %+v, want none: one is served, the other not judged", res.Matches)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "1 Decrypt by the task role falls outside the app log read") {
+		t.Errorf("notes %q, want the one unserved Decrypt near the end counted as not judged", res.Notes)
+	}
+}
+
 // Only a joining rule's matches carry the request id; the others do not pay for it.
 func TestOnlyTheJoinKeepsRequestIDs(t *testing.T) {
 	volume, _ := Lookup("app-decrypt-volume")

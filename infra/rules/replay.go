@@ -215,13 +215,14 @@ func replayFiles(files []inputFile, opt ReplayOptions) *ReplayResult {
 	seen, joins := joinedServed(rules, served)
 	merged := func(m Match) {
 		if o := joins[m.Rule]; o != nil {
-			// Keep the Decrypts the app log can vouch for and holds no served line of.
+			// A served line vouches for its Decrypt wherever it falls; of the rest, keep those the
+			// app log covers (their line would be there), and leave the others unjudged.
 			switch _, ok := seen.ids[m.RequestID]; {
-			case !seen.covers(m.EventTime):
-				o.unjudged++
-				return
 			case ok:
 				o.matched++
+				return
+			case !seen.covers(m.EventTime):
+				o.unjudged++
 				return
 			}
 			o.unmatched++

@@ -50,7 +50,7 @@ func TestReplayNamesEveryDecryptTheAppDidNotServe(t *testing.T) {
 	if strings.Contains(r.stdout, natAddress) {
 		t.Errorf("a Decrypt the app served (from %s) is reported:\n%s", natAddress, r.stdout)
 	}
-	if !strings.Contains(r.stderr, "app-decrypt-unmatched: 2 Decrypts by the task role fall outside the app log read") {
+	if !strings.Contains(r.stderr, "app-decrypt-unmatched: 1 Decrypt by the task role falls outside the app log read") {
 		t.Errorf("stderr %q: want the note on what the app log does not cover", r.stderr)
 	}
 
