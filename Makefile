@@ -10,7 +10,7 @@ ACTIONLINT    := github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 # Tests that need PostgreSQL read TEST_DATABASE_URL; this is the machine's local server.
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: build test test-nodb check-db check-chromium vet lint local bench rehearse preview up destroy smoke smoke-event help clean
+.PHONY: build test test-nodb check-db check-skips vet lint local bench rehearse preview up destroy smoke smoke-event help clean
 
 build: ## Compile everything and put the three binaries in bin/
 	$(GO) build ./...
@@ -23,14 +23,17 @@ test: check-db vet ## Every test, offline: app against real PostgreSQL + KMS dou
 	# Without -race: the stack's tests (instrumenting pulumi-aws costs a second 3-minute cold build)
 	# and the DuckDB check (its Go side is one goroutine; under -race it takes 4 minutes, not 20 s).
 	$(GO) test -count=1 ./infra/ ./infra/rules/duckcheck/
-	@$(MAKE) --no-print-directory check-chromium
+	@$(MAKE) --no-print-directory check-skips
 
-# go test hides skips: say here when the HTML report's browser test (infra/report) had no Chromium.
-# It looks for what that test looks for; under CI=true the test fails instead.
-check-chromium:
+# go test hides skips: say here which tests had nothing to run with. Each check looks for what its
+# test looks for; under CI=true those tests fail instead of skipping.
+check-skips:
 	@if [ -z "$$KMSWATCH_CHROMIUM" ] && ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
 		&& ! command -v google-chrome >/dev/null 2>&1 && ! command -v google-chrome-stable >/dev/null 2>&1; then \
 		echo "make test: SKIPPED the HTML report's browser tests (infra/report): no Chromium; apt-get install -y chromium runs them"; \
+	fi
+	@if ! command -v script >/dev/null 2>&1; then \
+		echo "make test: SKIPPED the progress line's terminal test (infra/cmd/kmswatch): no script(1); apt-get install -y bsdutils runs it"; \
 	fi
 
 test-nodb: ## Only the tests that need no database: those that do skip, by this explicit choice
@@ -48,7 +51,7 @@ lint: vet ## golangci-lint and actionlint, pinned
 	$(GO) run $(GOLANGCI_LINT) run ./...
 	$(GO) run $(ACTIONLINT) .github/workflows/*.yml
 
-local: ## KMS double + app on the local PostgreSQL; prints the URL, key id and a curl line
+local: ## KMS double + app on the local PostgreSQL; prints the URL, the three keys, curl lines and the replay line
 	bash app/scripts/local.sh
 
 bench: ## Load runs on loopback (wrk) and the replay benchmark; prints req/s, p50/p99 and replay time

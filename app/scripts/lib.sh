@@ -15,7 +15,7 @@ build_binaries() {
 
 # start_double ADDR TRAIL_FILE: starts bin/awsdouble in the background and
 # exports what it prints: the keys (KMS_KEY_ID, KMS_KEY_ARN, KMS_OTHER_KEY_ID,
-# KMS_DISABLED_KEY_ID), the task session's credentials (AWS_ACCESS_KEY_ID,
+# KMS_DISABLED_KEY_ID), the task role (TASK_ROLE_ARN) and its session's credentials (AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), AWS_REGION and AWS_ENDPOINT_URL.
 start_double() {
 	local addr=$1 trail=$2 out
@@ -34,7 +34,7 @@ start_double() {
 	grep -q '^AWS_ENDPOINT_URL=' "$out" || { echo "awsdouble did not start within 10s" >&2; exit 1; }
 	while IFS='=' read -r name value; do
 		case $name in
-		KMS_KEY_ID | KMS_KEY_ARN | KMS_OTHER_KEY_ID | KMS_DISABLED_KEY_ID | AWS_ACCESS_KEY_ID | \
+		KMS_KEY_ID | KMS_KEY_ARN | KMS_OTHER_KEY_ID | KMS_DISABLED_KEY_ID | TASK_ROLE_ARN | AWS_ACCESS_KEY_ID | \
 			AWS_SECRET_ACCESS_KEY | AWS_SESSION_TOKEN | AWS_REGION | AWS_ENDPOINT_URL) export "$name=$value" ;;
 		esac
 	done <"$out"

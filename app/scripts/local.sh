@@ -20,6 +20,7 @@ DOUBLE_ADDR=${DOUBLE_ADDR:-127.0.0.1:4566}
 TRAIL_FILE=${TRAIL_FILE:-./local-trail.jsonl}
 
 build_binaries
+go build -o bin/kmswatch ./infra/cmd/kmswatch # for the replay line below
 DOUBLE_PID='' APP_PID='' TAIL_PID=''
 trap 'stop "$APP_PID" "$DOUBLE_PID" "$TAIL_PID"' EXIT
 trap 'exit 130' INT
@@ -45,6 +46,9 @@ Keys KMS refuses (see decrypt_failed in the log and errorCode in the trail):
   curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"$KMS_DISABLED_KEY_ID"}' $url/decrypt
   curl --header "Content-Type: application/json" --request GET --data '{"Name":"Bob","Key":"00000000-0000-0000-0000-000000000000"}' $url/decrypt
 (IncorrectKeyException, DisabledException, NotFoundException: all three are a 403 from the app.)
+
+Then run the trail through the rules, joined with the app's log (it names every Decrypt the app did not serve):
+  bin/kmswatch replay --role-arn $TASK_ROLE_ARN --app-key-arn $KMS_KEY_ARN $TRAIL_FILE $app_log
 
 Logs follow; Ctrl-C stops the app and the double.
 MSG

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -82,5 +84,24 @@ func TestLocal_ShowsTheLabsRefusals(t *testing.T) {
 	want := []string{"Encrypt/", "Decrypt/", "Decrypt/IncorrectKeyException", "Decrypt/DisabledException"}
 	if strings.Join(codes, " ") != strings.Join(want, " ") {
 		t.Errorf("trail = %v, want %v", codes, want)
+	}
+
+	// The replay line local.sh prints runs as printed: the two refusals trip the lab's rule, and the
+	// join finds the served line of the one Decrypt that succeeded, so nothing is unmatched.
+	replay := waitFor(t, run.out, regexp.MustCompile(`(?m)^  (bin/kmswatch replay .+)$`), time.Second)
+	cmd := exec.Command("sh", "-c", replay)
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("%s: %v, want exit 1 (findings)\n%s", replay, err, out)
+	}
+	for _, want := range []string{
+		"app-kms-errors [high] fires >= 2 per 1m in 1 of 21 periods: 2 records matched, 1 period breaches",
+		"app-decrypt-unmatched [critical] fires at once, per event: 0 records matched, fired 0 times",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s: output lacks %q:\n%s", replay, want, out)
+		}
 	}
 }

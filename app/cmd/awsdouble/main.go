@@ -1,4 +1,4 @@
-// Command awsdouble serves the AWS double (KMS, Secrets Manager, IAM, STS, ECS, SNS) on one address, for
+// Command awsdouble serves the AWS double (KMS, Secrets Manager, IAM, STS, ECS, SNS, DynamoDB) on one address, for
 // `make local` and `make bench`. It creates the app's key, a second key (decrypting with it is the lab's
 // IncorrectKeyException) and a disabled key (the lab's DisabledException), and prints their ids and the
 // credentials of the task role's session the app runs with. Point the SDK at it with AWS_ENDPOINT_URL; with
@@ -138,6 +138,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 	// AWS_ENDPOINT_URL comes last: once it is printed the double is listening, so scripts can wait for it.
 	fmt.Fprintf(stdout, "KMS_KEY_ID=%s\n", key.ID)
 	fmt.Fprintf(stdout, "KMS_KEY_ARN=%s\n", key.ARN)
+	fmt.Fprintf(stdout, "TASK_ROLE_ARN=%s\n", cfg.RoleARN) // the role the trail records the caller as: replay's --role-arn
 	if cfg.Alias != "" {
 		fmt.Fprintf(stdout, "KMS_KEY_ALIAS=%s\n", cfg.Alias)
 	}

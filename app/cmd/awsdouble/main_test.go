@@ -80,7 +80,7 @@ func TestServesKMSAndSecretsAndAppendsTrail(t *testing.T) {
 		facts["AWS_SECRET_ACCESS_KEY"] != awsdouble.DefaultCredentials.SecretAccessKey ||
 		facts["AWS_SESSION_TOKEN"] != awsdouble.DefaultCredentials.SessionToken ||
 		facts["KMS_KEY_ARN"] != "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" ||
-		facts["KMS_KEY_ALIAS"] != "alias/kmswatch-local" || !strings.HasPrefix(facts["AWS_ENDPOINT_URL"], "http://127.0.0.1:") ||
+		facts["KMS_KEY_ALIAS"] != "alias/kmswatch-local" || facts["TASK_ROLE_ARN"] != "arn:aws:iam::111122223333:role/app" || !strings.HasPrefix(facts["AWS_ENDPOINT_URL"], "http://127.0.0.1:") ||
 		!strings.HasPrefix(facts["SECRET_KMSWATCH_DB_ARN"], "arn:aws:secretsmanager:us-east-1:111122223333:secret:kmswatch/db-") {
 		t.Fatalf("facts = %v", facts)
 	}
