@@ -73,6 +73,7 @@ func release(ctx context.Context, client *executor.Executor, table, id string, f
 	for _, s := range rec.Released.Steps {
 		fmt.Fprintf(stdout, "  %s\n", s)
 	}
+	// Quoted verbatim from
 	// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_disable-perms.html
 	fmt.Fprintln(stdout, `IAM: "It might take a few minutes for policy updates to take effect." ECS tasks started since keep their credentials.`)
 	return exitOK
