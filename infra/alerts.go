@@ -37,10 +37,6 @@ type Alerts struct {
 	AlarmNames pulumi.StringArrayOutput
 }
 
-// maxAlarmDescription is CloudWatch's limit on AlarmDescription.
-// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
-const maxAlarmDescription = 1024
-
 func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi.ResourceOption) (*Alerts, error) {
 	a := &Alerts{}
 	if err := ctx.RegisterComponentResource("kmswatch:alerts:Alerts", name, a, opts...); err != nil {
@@ -153,7 +149,7 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 	}
 	alarm := &cloudwatch.MetricAlarmArgs{
 		Name:               pulumi.String(args.Names.Alarm(r)),
-		AlarmDescription:   pulumi.String(alarmDescription(r)),
+		AlarmDescription:   pulumi.String(rules.AlarmDescription(r)),
 		EvaluationPeriods:  pulumi.Int(spec.EvaluationPeriods),
 		DatapointsToAlarm:  pulumi.Int(spec.DatapointsToAlarm), // M of N: see rules.Firing
 		ComparisonOperator: pulumi.String(spec.ComparisonOperator),
@@ -242,7 +238,7 @@ func newRuleEvent(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 	}).(pulumi.StringOutput)
 	rule, err := cloudwatch.NewEventRule(ctx, name+"-event-"+r.ID, &cloudwatch.EventRuleArgs{
 		Name:         pulumi.String(names.EventRule(r.ID)),
-		Description:  pulumi.String(truncate(r.Title, 512)),
+		Description:  pulumi.String(rules.Truncate(r.Title, 512)),
 		EventPattern: pattern,
 	}, parent)
 	if err != nil {
@@ -287,22 +283,3 @@ func alertTopicPolicy(env awsEnv, topicARN string, alarmARNs, eventRuleARNs []st
 	}
 	return newPolicy(statements...)
 }
-
-// alarmDescription tells the person paged what fired and what to do, within CloudWatch's limit.
-func alarmDescription(r rules.Rule) string {
-	return truncate(fmt.Sprintf("[%s] %s (%s). %s What to do: %s", r.Severity, r.Title, r.ID, r.Description, r.Runbook), maxAlarmDescription)
-}
-
-// truncate shortens s to at most limit bytes without splitting a UTF-8 sequence.
-func truncate(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit - len("…")
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

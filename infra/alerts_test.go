@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/kmswatch/kmswatch/infra/rules"
 )
@@ -49,6 +48,13 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 
 	var wantFilters, wantAlarms, wantEvents int
 	for _, r := range cfg.Rules() {
+		if r.Source == rules.Metrics || r.Source == rules.TrailLogs || r.Source == rules.AppLogs {
+			// The description the alarm emails carry is the one rehearse renders (rules.AlarmEmail).
+			alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-"+r.ID)
+			if got, want := alarm.str("alarmDescription"), rules.AlarmDescription(r); got != want {
+				t.Errorf("%s: alarm description\n  %s\nwant\n  %s", r.ID, got, want)
+			}
+		}
 		if r.Source == rules.Metrics {
 			wantFilters += len(r.PublishedMetrics(params))
 			wantAlarms++
@@ -193,28 +199,6 @@ func TestAlertTopicIsEncryptedAndOnlyTheStacksAlarmsAndRulesPublish(t *testing.T
 	sub := run.one("aws:sns/topicSubscription:TopicSubscription")
 	if sub.str("protocol") != "email" || sub.str("endpoint") != "oncall@acme-corp.io" || sub.str("topic") != topic.outStr("arn") {
 		t.Errorf("subscription %v, want email to oncall@acme-corp.io", sub.Inputs)
-	}
-}
-
-func TestTruncateKeepsWithinTheLimitAndWholeRunes(t *testing.T) {
-	tests := []struct {
-		name  string
-		in    string
-		limit int
-		want  string
-	}{
-		{"short text unchanged", "abc", 5, "abc"},
-		{"exact length unchanged", "abcde", 5, "abcde"},
-		{"long text cut with an ellipsis", "abcdefgh", 6, "abc…"},
-		{"cut never splits a multibyte rune", "ééééé", 7, "éé…"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := truncate(tt.in, tt.limit)
-			if got != tt.want || len(got) > tt.limit || !utf8.ValidString(got) {
-				t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
-			}
-		})
 	}
 }
 

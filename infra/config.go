@@ -93,7 +93,9 @@ func defaultConfig() Config {
 		AllowedCIDRs:    []string{"0.0.0.0/0"},
 		LogRetention:    90,
 		Hunting:         true,
-		Response:        responder.ModeDryRun,
+		// dryRun until the thresholds are tuned: a first deployment sees what containment would
+		// do (records, announcements) without revoking or redeploying on a false alarm.
+		Response: responder.ModeDryRun,
 		// Both alarms that mean the task role's credentials are used beyond the app: the trail's
 		// volume count, and the minute-fast count of decrypts the app did not serve.
 		ContainOnRules:      []string{"app-decrypt-volume", "app-decrypt-unserved"},

@@ -218,8 +218,8 @@ func TestAlarmsUseStandardResolutionPeriods(t *testing.T) {
 		if !statistics[alarm.str("statistic")] || alarm.num("threshold") < 1 {
 			t.Errorf("%s: statistic %q threshold %v", alarm.str("name"), alarm.str("statistic"), alarm.num("threshold"))
 		}
-		if len(alarm.str("alarmDescription")) > maxAlarmDescription {
-			t.Errorf("%s: description of %d bytes, CloudWatch allows %d", alarm.str("name"), len(alarm.str("alarmDescription")), maxAlarmDescription)
+		if len(alarm.str("alarmDescription")) > rules.MaxAlarmDescription {
+			t.Errorf("%s: description of %d bytes, CloudWatch allows %d", alarm.str("name"), len(alarm.str("alarmDescription")), rules.MaxAlarmDescription)
 		}
 	}
 }
@@ -250,8 +250,8 @@ func checkMetricQueryAlarm(t *testing.T, alarm *recorded, queries []any) {
 	if alarm.str("thresholdMetricId") == "" && alarm.num("threshold") < 1 {
 		t.Errorf("%s: threshold %v", alarm.str("name"), alarm.num("threshold"))
 	}
-	if len(alarm.str("alarmDescription")) > maxAlarmDescription {
-		t.Errorf("%s: description of %d bytes, CloudWatch allows %d", alarm.str("name"), len(alarm.str("alarmDescription")), maxAlarmDescription)
+	if len(alarm.str("alarmDescription")) > rules.MaxAlarmDescription {
+		t.Errorf("%s: description of %d bytes, CloudWatch allows %d", alarm.str("name"), len(alarm.str("alarmDescription")), rules.MaxAlarmDescription)
 	}
 }
 

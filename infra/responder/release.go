@@ -67,10 +67,15 @@ func byPersonHint(r Record) string {
 	return ""
 }
 
-// SessionsExpireBy is when every session the record's revocation denies has expired: a role's
-// session lasts at most the role's maximum session duration, so a session issued before the
-// revocation's date is gone that long after it. Before then, release would let such sessions,
-// the copied credentials among them, work again. The zero time when the record revoked nothing.
+// SessionsExpireBy is the earliest release lets the record's revocation go: its date plus the
+// role's maximum session duration, the longest IAM documents for a session assumed with
+// AssumeRole. It is a floor, not a bound for the task's own credentials: ECS assumes the task role
+// for the task, and IAM says of the setting "This setting does not limit sessions assumed by AWS
+// services", so a copy of a task's session may be valid after it. Lifting the deny lets every
+// session issued before its date, the copied credentials among them, work again for as long as it
+// lasts; the deny harms no fresh credential (tasks started after the containment get sessions
+// issued after its date), so leaving it in place is the safe choice. The zero time when the record
+// revoked nothing.
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_update-role-settings.html#id_roles_update-session-duration
 func SessionsExpireBy(r Record, maxSession time.Duration) time.Time {
 	var latest time.Time
@@ -85,14 +90,18 @@ func SessionsExpireBy(r Record, maxSession time.Duration) time.Time {
 	return latest
 }
 
-// CheckSessionsExpired refuses a release while revoked sessions may still be valid (ErrSessionsLive),
-// saying until when, unless early is set.
+// CheckSessionsExpired refuses a release before SessionsExpireBy (ErrSessionsLive), saying until
+// when and why even then the copied credentials may work again, unless early is set.
 func CheckSessionsExpired(r Record, now time.Time, maxSession time.Duration, early bool) error {
 	by := SessionsExpireBy(r, maxSession)
 	if early || by.IsZero() || !now.Before(by) {
 		return nil
 	}
-	return fmt.Errorf("%w: record %s denies sessions issued before %s; such a session lasts up to the role's maximum session duration (%s), "+
-		"so the copied credentials may work again until %s. Release after that, or pass --early to lift it now and let them back in",
-		ErrSessionsLive, r.ID, by.Add(-maxSession).UTC().Format(time.RFC3339), maxSession, by.UTC().Format(time.RFC3339))
+	return fmt.Errorf("%w: record %s denies sessions issued before %s, and release waits until %s: a session assumed with AssumeRole "+
+		"lasts up to the role's maximum session duration (%s). That is no documented bound for the credentials ECS hands a task "+
+		"(the setting does not limit sessions assumed by AWS services), so the copied credentials may work again even then. "+
+		"The deny harms no fresh credential (tasks started since have sessions issued after its date): leaving the containment "+
+		"in place is the safe choice. Release after %s only once the tasks that ran before it are stopped and you accept that risk, "+
+		"or pass --early to lift it now and let every older session back in",
+		ErrSessionsLive, r.ID, by.Add(-maxSession).UTC().Format(time.RFC3339), by.UTC().Format(time.RFC3339), maxSession, by.UTC().Format(time.RFC3339))
 }

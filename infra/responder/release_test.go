@@ -103,8 +103,9 @@ func TestRecordStatus(t *testing.T) {
 	}
 }
 
-// Lifting the deny lets every session issued before its date work again: release waits until
-// the role's maximum session duration has passed since that date, unless told to go early.
+// Lifting the deny lets every session issued before its date work again: release waits at least
+// until the role's maximum session duration has passed since that date, unless told to go early,
+// and says that the wait bounds no session ECS holds for a task.
 func TestReleaseWaitsUntilTheRevokedSessionsCanHaveExpired(t *testing.T) {
 	r := applied(t, State{})
 	hour := time.Hour
@@ -113,13 +114,19 @@ func TestReleaseWaitsUntilTheRevokedSessionsCanHaveExpired(t *testing.T) {
 	}
 	err := CheckSessionsExpired(r, testNow.Add(30*time.Minute), hour, false)
 	if !errors.Is(err, ErrSessionsLive) || !strings.Contains(err.Error(), testNow.Add(hour).UTC().Format(time.RFC3339)) {
-		t.Errorf("half an hour on: %v, want ErrSessionsLive naming when they expire", err)
+		t.Errorf("half an hour on: %v, want ErrSessionsLive naming when the wait ends", err)
+	}
+	for _, want := range []string{"no documented bound for the credentials ECS hands a task", "does not limit sessions assumed by AWS services",
+		"leaving the containment in place is the safe choice", "tasks that ran before it are stopped", "--early"} {
+		if err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal lacks %q: %v", want, err)
+		}
 	}
 	for _, tc := range []struct {
 		name  string
 		now   time.Time
 		early bool
-	}{{"once they have expired", testNow.Add(hour), false}, {"early, as asked", testNow.Add(time.Minute), true}} {
+	}{{"once the wait is over", testNow.Add(hour), false}, {"early, as asked", testNow.Add(time.Minute), true}} {
 		if err := CheckSessionsExpired(r, tc.now, hour, tc.early); err != nil {
 			t.Errorf("%s: %v", tc.name, err)
 		}

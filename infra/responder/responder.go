@@ -109,6 +109,6 @@ var (
 	// since, and restoring the record's prior state would overwrite their change.
 	ErrChanged = errors.New("changed since the responder wrote it")
 	// ErrSessionsLive: lifting the revocation now would let sessions issued before it work again,
-	// the copied credentials it was written against among them, until they expire.
+	// the copied credentials it was written against among them, for as long as they last.
 	ErrSessionsLive = errors.New("revoked sessions may still be valid")
 )

@@ -53,7 +53,8 @@ func (t Trigger) Source() string {
 }
 
 // ErrUnknownTrigger: the payload is neither shape; the Lambda fails so that the event is retried
-// and, after Lambda's retries, dropped where it can be seen (the function's error metric and log).
+// and, after Lambda's retries, sent with its payload to the alert topic, the function's on-failure
+// destination (infra/response.go), as well as counted in its error metric and log.
 var ErrUnknownTrigger = errors.New("neither a CloudWatch alarm action nor an EventBridge CloudTrail event")
 
 // alarmPayload is the event a CloudWatch alarm sends to a Lambda action.

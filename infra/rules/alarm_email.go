@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // NotificationContext is where the alarm lives, for the notification text.
@@ -15,6 +16,32 @@ type NotificationContext struct {
 	StackPrefix string
 	// AppKeyARN is the app key a Metrics rule's alarm names in its dimensions; "" shows AppKeyPlaceholder.
 	AppKeyARN string
+}
+
+// MaxAlarmDescription is CloudWatch's limit on an alarm's AlarmDescription ("Length Constraints:
+// Minimum length of 0. Maximum length of 1024."). AlarmDescription keeps to it in bytes, within
+// the limit however AWS counts.
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+const MaxAlarmDescription = 1024
+
+// AlarmDescription is the AlarmDescription the stack deploys on the rule's alarm, and so the
+// "- Description:" line of every email CloudWatch sends for it: what fired and what to do,
+// within CloudWatch's limit.
+func AlarmDescription(r Rule) string {
+	return Truncate(fmt.Sprintf("[%s] %s (%s). %s What to do: %s", r.Severity, r.Title, r.ID, r.Description, r.Runbook), MaxAlarmDescription)
+}
+
+// Truncate shortens s to at most limit bytes, ending in "…" when cut, without splitting a UTF-8
+// sequence.
+func Truncate(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // cloudWatchTime is how CloudWatch's alarm emails print times.
@@ -66,7 +93,7 @@ func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body st
 		name, nc.RegionName, t.To, reason, at)
 	fmt.Fprintf(&b, "Alarm Details:\n")
 	fmt.Fprintf(&b, "- Name:                       %s\n", name)
-	fmt.Fprintf(&b, "- Description:                [%s] %s. %s\n", r.Severity, r.Title, r.Runbook)
+	fmt.Fprintf(&b, "- Description:                %s\n", AlarmDescription(r))
 	fmt.Fprintf(&b, "- State Change:               %s -> %s\n", t.From, t.To)
 	fmt.Fprintf(&b, "- Reason for State Change:    %s\n", reason)
 	fmt.Fprintf(&b, "- Timestamp:                  %s\n", at)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
@@ -233,6 +234,8 @@ func TestAlarmEmail(t *testing.T) {
 		t.Errorf("subject = %q, want %q", subject, want)
 	}
 	for _, want := range []string{
+		"- Description:                " + AlarmDescription(r) + "\n",
+		"- Description:                [high] " + r.Title + " (app-kms-errors). " + r.Description + " What to do: " + r.Runbook + "\n",
 		"- State Change:               OK -> ALARM",
 		"1 out of the last 21 datapoints [3.0 (24/11/26 10:00:00)] was greater than or equal to the threshold (2.0) (minimum 1 datapoint for OK -> ALARM transition)",
 		"- Timestamp:                  Tuesday 24 November, 2026 10:01:00 UTC",
@@ -262,5 +265,43 @@ func BenchmarkEvaluate(b *testing.B) {
 		if ev := Evaluate(f, times); len(ev.Periods) == 0 {
 			b.Fatal("no periods")
 		}
+	}
+}
+
+func TestTruncateKeepsWithinTheLimitAndWholeRunes(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		limit int
+		want  string
+	}{
+		{"short text unchanged", "abc", 5, "abc"},
+		{"exact length unchanged", "abcde", 5, "abcde"},
+		{"long text cut with an ellipsis", "abcdefgh", 6, "abc…"},
+		{"cut never splits a multibyte rune", "ééééé", 7, "éé…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Truncate(tt.in, tt.limit)
+			if got != tt.want || len(got) > tt.limit || !utf8.ValidString(got) {
+				t.Errorf("Truncate(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
+			}
+		})
+	}
+}
+
+// The email's description is the AlarmDescription the stack deploys, within CloudWatch's limit
+// however long a rule's texts grow.
+func TestAlarmDescriptionIsWhatTheStackDeploysWithinTheLimit(t *testing.T) {
+	for _, r := range Default() {
+		d := AlarmDescription(r)
+		if len(d) > MaxAlarmDescription || !utf8.ValidString(d) || !strings.HasPrefix(d, "["+string(r.Severity)+"] "+r.Title+" ("+r.ID+"). ") {
+			t.Errorf("%s: description of %d bytes: %q", r.ID, len(d), d)
+		}
+	}
+	long, _ := Lookup("app-kms-errors")
+	long.Runbook = strings.Repeat("é", MaxAlarmDescription)
+	if d := AlarmDescription(long); len(d) > MaxAlarmDescription || !utf8.ValidString(d) || !strings.HasSuffix(d, "…") {
+		t.Errorf("a long runbook gives %d bytes, ending %q", len(d), d[len(d)-8:])
 	}
 }

@@ -16,16 +16,25 @@ func runRelease(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	table := fs.String("table", "", tableFlagHelp)
 	force := fs.Bool("force", false, "undo even when the role's AWSRevokeOlderSessions changed since the record wrote it (overwrites that change)")
-	early := fs.Bool("early", false, "lift the revocation before every session it denies can have expired (the copied credentials work again until they expire)")
+	early := fs.Bool("early", false, "lift the revocation before the role's maximum session duration has passed since its date (every session it denies, the copied credentials among them, works again at once)")
 	asJSON := fs.Bool("json", false, "print the released record as JSON")
 	fs.Usage = usageFunc(fs, "kmswatch release --table NAME [--force] [--early] [--json] RECORD_ID",
 		`Undoes a containment from its record: removes the AWSRevokeOlderSessions policy the responder
 added to the task role, or puts back the document the role had before, and nothing else. It
 refuses when the policy changed since (release the later record first), when the record is a dry
 run, or when it holds no revocation (a cancelled key deletion is a person's to undo: the record
-names the commands). It also refuses while a session the revocation denies may still be valid:
-lifting the deny lets every such session work again, the copied credentials among them, until it
-expires, and a role's session lasts up to its maximum session duration (read with iam:GetRole).
+names the commands).
+
+Lifting the deny lets every session issued before its date work again, the copied credentials
+among them, for as long as that session lasts. So release also refuses until the role's maximum
+session duration (read with iam:GetRole) has passed since that date, the longest IAM documents for
+a session assumed with AssumeRole. That wait is a floor, not a documented bound for the
+credentials ECS hands a task: ECS assumes the task role for the task, and IAM says of the setting
+"This setting does not limit sessions assumed by AWS services". The deny harms no fresh
+credential (tasks started after the containment get sessions issued after its date), so leaving
+the containment in place is the safe choice. Release only once the tasks that ran before it are
+stopped and you accept the risk that a copy of their credentials works again.
+
 The record ids are in the responder's messages and in kmswatch status.
 
 Exit status: 0 released, 1 refused or failed, 2 bad usage.`)
@@ -73,6 +82,7 @@ func release(ctx context.Context, client *executor.Executor, table, id string, f
 	for _, s := range rec.Released.Steps {
 		fmt.Fprintf(stdout, "  %s\n", s)
 	}
+	// Quoted verbatim from
 	// https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_disable-perms.html
 	fmt.Fprintln(stdout, `IAM: "It might take a few minutes for policy updates to take effect." ECS tasks started since keep their credentials.`)
 	return exitOK

@@ -343,8 +343,11 @@ func (x *exfiltration) afterRelease() {
 	x.record(loopStep{ID: "after-release", Title: "after release, the copy is no longer denied",
 		Want: "the copy decrypts again: release lifts the deny for every session issued before its date", OK: err == nil,
 		Got: "Decrypt with the copied session from " + attackerAddress + ": " + outcome(err),
-		Details: []string{"release waited until the role's maximum session duration (1 h) had passed since the revocation: on AWS the copy " +
-			"has expired by now; the double models no expiry, so here it is served. Released earlier (--early), it would work again on AWS too"}})
+		Details: []string{"release waited until the role's maximum session duration (1 h) had passed since the revocation: the longest " +
+			"IAM documents for a session assumed with AssumeRole, no documented bound for the credentials ECS hands a task (the setting " +
+			"does not limit sessions assumed by AWS services), so on AWS the copy may work again too. The double models no expiry, so " +
+			"here it is served. The deny harmed no fresh credential (task " + short(x.task.ID) + "'s session was issued after its date): " +
+			"leaving the containment in place was the safe choice; releasing, once the copied session's task was stopped, accepted this risk"}})
 }
 
 func policyNames(p map[string]string) string {

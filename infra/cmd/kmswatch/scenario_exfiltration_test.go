@@ -96,6 +96,14 @@ func TestExfiltrationIsContainedAndReleased(t *testing.T) {
 		}
 	}
 	containedAt := clockAt("10:05:00")
+	for _, s := range l.steps {
+		// The wait release keeps is IAM's bound for AssumeRole sessions, not for the task's: the
+		// rehearsal must not claim that the copy has expired on AWS.
+		if d := strings.Join(s.Details, " "); s.ID == "after-release" &&
+			(strings.Contains(d, "has expired") || !strings.Contains(d, "no documented bound for the credentials ECS hands a task")) {
+			t.Errorf("after-release details: %s", d)
+		}
+	}
 
 	t.Run("the AWS/KMS alarms fire from the rules' evaluation of the metric's counts", func(t *testing.T) {
 		// The copy starts at 10:02:00, five a second, each call counted 2 minutes later: at the 10:05

@@ -232,11 +232,13 @@ func (k *keyDeletion) releaseRefused() {
 
 // enable is the person following the announcement: aws kms enable-key, then the app again.
 func (k *keyDeletion) enable() {
+	prior := k.double.KeyState(k.appKey.ID) // Disabled, as KMS leaves a cancelled key
 	_, err := k.kms.EnableKey(context.Background(), &awskms.EnableKeyInput{KeyId: aws.String(k.appKey.ARN)})
 	state := k.double.KeyState(k.appKey.ID)
 	k.record(loopStep{ID: "key-enabled", Title: "the on-call person runs aws kms enable-key --key-id " + k.appKey.ARN,
-		Want: "the key's state is what it was before the deletion was scheduled", OK: err == nil && state == k.keyBefore,
-		Got: fmt.Sprintf("EnableKey: %s; key %s (before: %s); audit key %s, a person's to decide", outcome(err), state, k.keyBefore, k.double.KeyState(k.auditKey.ID))})
+		Want: "the key goes from Disabled to the state it had before the deletion was scheduled", OK: err == nil && prior == "Disabled" && state == k.keyBefore,
+		Got: fmt.Sprintf("EnableKey: %s; key %s -> %s (before the deletion was scheduled: %s); audit key %s, a person's to decide",
+			outcome(err), prior, state, k.keyBefore, k.double.KeyState(k.auditKey.ID))})
 	k.clock.Set(k.clock.Now().Add(30 * time.Second))
 	code, body := k.request(http.MethodGet, "/decrypt", k.dec)
 	k.record(loopStep{ID: "app-healthy", Title: "the app decrypts again", Want: "GET /decrypt answers 200 with the stored text",

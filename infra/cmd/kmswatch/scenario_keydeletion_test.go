@@ -54,6 +54,11 @@ func TestKeyDeletionIsCancelledAndTheAuditKeyLeftToAPerson(t *testing.T) {
 	})
 
 	t.Run("the app key is back as it was, the audit key is untouched", func(t *testing.T) {
+		for _, s := range l.steps {
+			if s.ID == "key-enabled" && !strings.Contains(s.Got, "key Disabled -> Enabled (before the deletion was scheduled: Enabled)") {
+				t.Errorf("key-enabled: %q, want the key Disabled before EnableKey and Enabled after, as before the deletion", s.Got)
+			}
+		}
 		if app, audit := l.double.KeyState(l.appKey.ID), l.double.KeyState(l.auditKey.ID); app != "Enabled" || audit != "PendingDeletion" {
 			t.Errorf("app key %s, audit key %s; want Enabled (as before) and PendingDeletion (a person's)", app, audit)
 		}

@@ -171,12 +171,11 @@ func TestContainmentOnTheDoubleRefusesStolenCredentialsAndReleaseRestoresIAM(t *
 		t.Errorf("announcements: %+v", msgs)
 	}
 
-	// Half an hour on, a session issued before the revocation may still be valid (the role's
-	// maximum session duration is an hour): release refuses, as lifting the deny would let the
-	// copy back in.
+	// Half an hour on, within the role's maximum session duration (an hour) of the revocation,
+	// release refuses, as lifting the deny would let the copy back in.
 	h.clock.advance(30 * time.Minute)
 	if _, err := h.Release(ctx, rec.ID, false, false); !errors.Is(err, responder.ErrSessionsLive) || !strings.Contains(err.Error(), "--early") {
-		t.Fatalf("Release before the revoked sessions can have expired: %v, want ErrSessionsLive naming --early", err)
+		t.Fatalf("Release within the maximum session duration of the revocation: %v, want ErrSessionsLive naming --early", err)
 	}
 	if got := h.double.RolePolicies("kmswatch-dev-task"); maps.Equal(got, policiesBefore) {
 		t.Fatal("the refused release changed the role's policies")

@@ -12,8 +12,9 @@ import (
 
 // Release undoes a record: it removes the AWSRevokeOlderSessions policy the responder added, or
 // puts back the document that was there before, and nothing else. It refuses when the policy is
-// no longer what the record wrote (responder.ErrChanged) unless force is set, and while the
-// sessions it revoked may still be valid (responder.ErrSessionsLive) unless early is set.
+// no longer what the record wrote (responder.ErrChanged) unless force is set, and before the
+// role's maximum session duration has passed since the revocation (responder.ErrSessionsLive, a
+// floor: see responder.SessionsExpireBy) unless early is set.
 func (e *Executor) Release(ctx context.Context, id string, force, early bool) (responder.Record, error) {
 	rec, err := e.Store.Get(ctx, id)
 	if err != nil {
