@@ -25,6 +25,7 @@ type loadBalancerArgs struct {
 
 type loadBalancer struct {
 	URL            pulumi.StringOutput
+	DNSName        pulumi.StringOutput // the ALB's own name: what domainName must point at without hostedZoneId
 	TargetGroupARN pulumi.StringOutput
 	Listeners      []pulumi.Resource
 }
@@ -78,7 +79,7 @@ func newLoadBalancer(ctx *pulumi.Context, name string, args loadBalancerArgs, pa
 	forward := lb.ListenerDefaultActionArray{lb.ListenerDefaultActionArgs{
 		Type: pulumi.String("forward"), TargetGroupArn: tg.Arn,
 	}}
-	out := &loadBalancer{TargetGroupARN: tg.Arn}
+	out := &loadBalancer{TargetGroupARN: tg.Arn, DNSName: alb.DnsName}
 	host := alb.DnsName
 	if args.DomainName != "" {
 		host = pulumi.String(args.DomainName).ToStringOutput()

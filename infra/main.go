@@ -31,32 +31,34 @@ func deployStack(ctx *pulumi.Context) error {
 
 // stackOutputs are the stack's exports, returned so that tests can read them under mocks.
 type stackOutputs struct {
-	URL, ImageURI, KMSKeyID, KMSKeyARN, TaskRoleARN, DBEndpoint pulumi.StringOutput
-	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN        pulumi.StringOutput
-	AppLogGroup                                                 pulumi.StringOutput
-	AlarmNames                                                  pulumi.StringArrayOutput
-	DashboardURL                                                pulumi.StringOutput
-	OwnTrail                                                    bool     // false: a brought trail, no trailName
-	Hunting                                                     *Hunting // nil when the hunting setting is off
-	ResponderTable                                              pulumi.StringOutput
-	Responder                                                   bool // false: response notify, no responderTable
+	URL, LoadBalancerDNSName, ImageURI, KMSKeyID, KMSKeyARN pulumi.StringOutput
+	TaskRoleARN, DBEndpoint                                 pulumi.StringOutput
+	TrailName, TrailLogGroup, TrailBucket, AlertTopicARN    pulumi.StringOutput
+	AppLogGroup                                             pulumi.StringOutput
+	AlarmNames                                              pulumi.StringArrayOutput
+	DashboardURL                                            pulumi.StringOutput
+	OwnTrail                                                bool     // false: a brought trail, no trailName
+	Hunting                                                 *Hunting // nil when the hunting setting is off
+	ResponderTable                                          pulumi.StringOutput
+	Responder                                               bool // false: response notify, no responderTable
 }
 
 func (o *stackOutputs) exports() map[string]pulumi.Output {
 	out := map[string]pulumi.Output{
-		"url":           o.URL,
-		"imageUri":      o.ImageURI,
-		"kmsKeyId":      o.KMSKeyID,
-		"kmsKeyArn":     o.KMSKeyARN,
-		"taskRoleArn":   o.TaskRoleARN,
-		"dbEndpoint":    o.DBEndpoint,
-		"trailName":     o.TrailName,
-		"trailLogGroup": o.TrailLogGroup,
-		"trailBucket":   o.TrailBucket,
-		"appLogGroup":   o.AppLogGroup,
-		"alertTopicArn": o.AlertTopicARN,
-		"alarmNames":    o.AlarmNames,
-		"dashboardUrl":  o.DashboardURL,
+		"url":                 o.URL,
+		"loadBalancerDnsName": o.LoadBalancerDNSName, // a CNAME or alias target for domainName
+		"imageUri":            o.ImageURI,
+		"kmsKeyId":            o.KMSKeyID,
+		"kmsKeyArn":           o.KMSKeyARN,
+		"taskRoleArn":         o.TaskRoleARN,
+		"dbEndpoint":          o.DBEndpoint,
+		"trailName":           o.TrailName,
+		"trailLogGroup":       o.TrailLogGroup,
+		"trailBucket":         o.TrailBucket,
+		"appLogGroup":         o.AppLogGroup,
+		"alertTopicArn":       o.AlertTopicARN,
+		"alarmNames":          o.AlarmNames,
+		"dashboardUrl":        o.DashboardURL,
 	}
 	if !o.OwnTrail {
 		delete(out, "trailName") // the account's trail, not the stack's
@@ -211,21 +213,22 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	}
 
 	outputs := &stackOutputs{
-		Hunting:       hunting,
-		URL:           app.URL,
-		ImageURI:      app.ImageURI,
-		KMSKeyID:      keys.AppKeyID,
-		KMSKeyARN:     keys.AppKeyARN,
-		TaskRoleARN:   identity.TaskRoleARN,
-		DBEndpoint:    pulumi.Sprintf("%s:%d", db.Address, db.Port),
-		TrailName:     audit.TrailName,
-		TrailLogGroup: audit.TrailLogGroupName,
-		TrailBucket:   audit.BucketName,
-		AppLogGroup:   app.AppLogGroupName,
-		AlertTopicARN: alerts.TopicARN,
-		AlarmNames:    alerts.AlarmNames,
-		DashboardURL:  dashboard.URL,
-		OwnTrail:      cfg.broughtTrail() == nil,
+		Hunting:             hunting,
+		URL:                 app.URL,
+		LoadBalancerDNSName: app.LoadBalancerDNSName,
+		ImageURI:            app.ImageURI,
+		KMSKeyID:            keys.AppKeyID,
+		KMSKeyARN:           keys.AppKeyARN,
+		TaskRoleARN:         identity.TaskRoleARN,
+		DBEndpoint:          pulumi.Sprintf("%s:%d", db.Address, db.Port),
+		TrailName:           audit.TrailName,
+		TrailLogGroup:       audit.TrailLogGroupName,
+		TrailBucket:         audit.BucketName,
+		AppLogGroup:         app.AppLogGroupName,
+		AlertTopicARN:       alerts.TopicARN,
+		AlarmNames:          alerts.AlarmNames,
+		DashboardURL:        dashboard.URL,
+		OwnTrail:            cfg.broughtTrail() == nil,
 	}
 	outputs.ResponderTable, outputs.Responder = response.TableName, response.Enabled
 	return outputs, nil

@@ -183,7 +183,7 @@ func TestPulumiScriptSetsTheAddressFromALERT_EMAILAndRefusesWithoutOne(t *testin
 	if code != 1 {
 		t.Errorf("exit %d, want 1:\n%s", code, out)
 	}
-	wantOutput(t, out, "alertEmail is not set", "ALERT_EMAIL=you@yourcompany.com make up")
+	wantOutput(t, out, "alertEmail is not set", "ALERT_EMAIL=<you@your-domain> make up")
 	r.neverCalled(t, "pulumi up")
 
 	r = newScriptRig(t)

@@ -71,9 +71,10 @@ type ServiceArgs struct {
 type Service struct {
 	pulumi.ResourceState
 
-	URL             pulumi.StringOutput
-	ImageURI        pulumi.StringOutput
-	AppLogGroupName pulumi.StringOutput
+	URL                 pulumi.StringOutput
+	LoadBalancerDNSName pulumi.StringOutput
+	ImageURI            pulumi.StringOutput
+	AppLogGroupName     pulumi.StringOutput
 }
 
 func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
@@ -221,6 +222,7 @@ func newService(ctx *pulumi.Context, name string, args ServiceArgs, opts ...pulu
 	}
 
 	s.URL = lb.URL
+	s.LoadBalancerDNSName = lb.DNSName
 	s.ImageURI = image.ImageUri
 	s.AppLogGroupName = logGroup.Name
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{

@@ -317,4 +317,8 @@ func TestDomainNameWithoutCertificateServesHTTPOnThatName(t *testing.T) {
 	if n := len(run.all("aws:route53/record:Record")); n != 0 {
 		t.Errorf("%d DNS records without hostedZoneId, want none (the name is the user's to point)", n)
 	}
+	// ...at the load balancer's own name, which an output gives.
+	if got, want := run.outputs["loadBalancerDnsName"], run.one("aws:lb/loadBalancer:LoadBalancer").outStr("dnsName"); got != want || want == "" {
+		t.Errorf("loadBalancerDnsName %v, want the load balancer's DNS name %q", got, want)
+	}
 }

@@ -51,17 +51,18 @@ func TestStackExportsWhatUsersNeed(t *testing.T) {
 	role := run.named("aws:iam/role:Role", "identity-task-role")
 	db := run.one("aws:rds/instance:Instance")
 	want := map[string]any{
-		"kmsKeyId":      key.outStr("keyId"),
-		"kmsKeyArn":     key.outStr("arn"),
-		"taskRoleArn":   role.outStr("arn"),
-		"trailName":     run.one("aws:cloudtrail/trail:Trail").str("name"),
-		"trailLogGroup": "/kmswatch-dev/cloudtrail",
-		"appLogGroup":   "/kmswatch-dev/app",
-		"trailBucket":   run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket").outStr("bucket"), // for the README's aws s3 sync
-		"alertTopicArn": run.one("aws:sns/topic:Topic").outStr("arn"),
-		"dbEndpoint":    db.outStr("address") + ":5432",
-		"imageUri":      run.one("awsx:ecr:Image").outStr("imageUri"),
-		"url":           "http://" + run.one("aws:lb/loadBalancer:LoadBalancer").outStr("dnsName"),
+		"kmsKeyId":            key.outStr("keyId"),
+		"kmsKeyArn":           key.outStr("arn"),
+		"taskRoleArn":         role.outStr("arn"),
+		"trailName":           run.one("aws:cloudtrail/trail:Trail").str("name"),
+		"trailLogGroup":       "/kmswatch-dev/cloudtrail",
+		"appLogGroup":         "/kmswatch-dev/app",
+		"trailBucket":         run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket").outStr("bucket"), // for the README's aws s3 sync
+		"alertTopicArn":       run.one("aws:sns/topic:Topic").outStr("arn"),
+		"dbEndpoint":          db.outStr("address") + ":5432",
+		"imageUri":            run.one("awsx:ecr:Image").outStr("imageUri"),
+		"url":                 "http://" + run.one("aws:lb/loadBalancer:LoadBalancer").outStr("dnsName"),
+		"loadBalancerDnsName": run.one("aws:lb/loadBalancer:LoadBalancer").outStr("dnsName"),
 	}
 	for name, value := range want {
 		if got := run.outputs[name]; got != value || value == "" {

@@ -12,9 +12,10 @@ var labParams = Params{TaskRoleARN: labTaskRole}
 
 // Every log rule's alarm tolerates data that reaches CloudWatch Logs up to 20 minutes late.
 //
-// CloudTrail "typically delivers events to your log group within an average of about 5 minutes of
-// an API call. This time is not guaranteed"; the lab warns of up to 15 minutes.
-// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/send-cloudtrail-events-to-cloudwatch-logs.html
+// CloudTrail "typically delivers logs within an average of about 5 minutes of an API call. This
+// time is not guaranteed", on the page that covers delivery to the S3 bucket and the CloudWatch Logs
+// log group alike; the lab warns of up to 15 minutes.
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-working-with-log-files.html
 // A late event can land in a past period: CloudTrail's guide says the log group shows "when the
 // event was delivered", but CloudWatch Logs does not document which timestamp a metric filter
 // gives its data point, so the rules assume the worst, the event's own time.

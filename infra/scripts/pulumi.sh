@@ -251,7 +251,7 @@ email="$(pulumi config get alertEmail --stack "$STACK" 2>/dev/null || true)"
 # Which addresses are acceptable is the program's decision (infra/config.go); unset is caught here,
 # before the image build, with the one way to set it.
 if [ "$command" = up ] && [ -z "$email" ]; then
-  die "alertEmail is not set: alerts would go to nobody. Set it with ALERT_EMAIL=you@yourcompany.com make up (or pulumi config set alertEmail ..., which writes Pulumi.$STACK.yaml)"
+  die "alertEmail is not set: alerts would go to nobody. Set it with ALERT_EMAIL=<you@your-domain> make up (or pulumi config set alertEmail ..., which writes Pulumi.$STACK.yaml)"
 fi
 
 # The workload has no authentication: whoever reaches it can decrypt every record.

@@ -157,8 +157,9 @@ if [ "$deployed" = true ]; then
   cat <<EOF
 
 Two alarms should go to ALARM:
-  app-kms-errors      the refusals in the trail's log group; CloudTrail delivers there "within an
-                      average of about 5 minutes" (AWS), then the 1-minute alarm follows.
+  app-kms-errors      the refusals in the trail's log group; CloudTrail delivers "within an average
+                      of about 5 minutes" (AWS: docs.aws.amazon.com/awscloudtrail/latest/userguide/
+                      cloudtrail-working-with-log-files.html), then the 1-minute alarm follows.
   app-decrypt-denied  the app's decrypt_failed lines in its own log group; no CloudTrail delay,
                       but the alarm sums 5-minute periods.
 Watch them:

@@ -60,9 +60,9 @@ Exit status: 0 when the scenario ran as described (lab: encrypt and the right-ke
 every wrong-key decrypt is refused; the others: every step printed ok), 1 otherwise, 2 for bad
 usage.`
 
-// defaultDeliveryDelay is CloudTrail's documented average delivery to CloudWatch Logs, "about 5
-// minutes ... not guaranteed".
-// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/send-cloudtrail-events-to-cloudwatch-logs.html
+// defaultDeliveryDelay is CloudTrail's documented average delivery of its logs (to the bucket and
+// the CloudWatch Logs group), "within an average of about 5 minutes ... not guaranteed".
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-working-with-log-files.html
 const defaultDeliveryDelay = 5 * time.Minute
 
 // maxDeliveryDelay bounds the flag: beyond a day no alarm of the rule set (at most 24h of
