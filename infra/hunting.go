@@ -48,8 +48,9 @@ type Hunting struct {
 }
 
 const (
-	// bytesScannedCutoff stops a query that would scan more: 256 GiB is $1.37 at $5 per TB, and
-	// above a year of one busy account's gzip'd trail (about 190 GiB by the README's hunting section).
+	// bytesScannedCutoff stops a query that would scan more: 256 GiB is $1.37 at $5 per TB. A year
+	// of one busy account's gzip'd trail is 100 to 380 GiB by the README's hunting section (its two
+	// gzip ratios): a week's query is far below it, a whole year's may need splitting.
 	// https://docs.aws.amazon.com/athena/latest/ug/workgroups-setting-control-limits-cloudwatch.html
 	bytesScannedCutoff = 256 << 30
 	resultsExpiryDays  = 7 // query results are working copies; the trail keeps the records

@@ -253,7 +253,7 @@ func (f *replayFlags) validate(stderr io.Writer) (int, bool) {
 			kept = append(kept, r)
 		}
 		if len(skipped) > 0 {
-			f.skip(stderr, "%s skipped: they look for the app's task role; pass --role-arn", strings.Join(skipped, ", "))
+			f.skip(stderr, "%s skipped: %s for the app's task role; pass --role-arn", strings.Join(skipped, ", "), theyOrIt(len(skipped), "look"))
 		}
 		f.selected = kept
 		return exitOK, true

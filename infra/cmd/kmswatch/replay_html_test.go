@@ -110,7 +110,7 @@ func TestReplayWritesTheHTMLReport(t *testing.T) {
 	if n := strings.Count(html, `<svg class="chart"`); n != 6 {
 		t.Errorf("%d charts, want 6", n)
 	}
-	for _, want := range []string{"app-key-decrypt-rate skipped: they count the app key&#39;s decrypts; pass --app-key-arn", "app-decrypt-unserved skipped"} {
+	for _, want := range []string{"app-key-decrypt-rate skipped: it counts the app key&#39;s decrypts; pass --app-key-arn", "app-decrypt-unserved skipped"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks the note %q", want)
 		}

@@ -46,8 +46,16 @@ func (f *replayFlags) selectMetricsRules(stderr io.Writer) (int, bool) {
 		}
 	}
 	if len(noKey) > 0 {
-		f.skip(stderr, "%s skipped: they count the app key's decrypts; pass --app-key-arn", strings.Join(noKey, ", "))
+		f.skip(stderr, "%s skipped: %s the app key's decrypts; pass --app-key-arn", strings.Join(noKey, ", "), theyOrIt(len(noKey), "count"))
 	}
 	f.selected = kept
 	return exitOK, true
+}
+
+// theyOrIt is the subject and verb of a skip note on n rules: "they look", "it looks".
+func theyOrIt(n int, verb string) string {
+	if n == 1 {
+		return "it " + verb + "s"
+	}
+	return "they " + verb
 }

@@ -81,7 +81,7 @@ func TestInsightsFilesAreCountedNotProblems(t *testing.T) {
 	r := runCLI("replay", dir)
 	if r.code != exitOK || r.stderr != "kmswatch replay: note: app-decrypt-unserved skipped: it alarms on metric math (kms - served) that no log holds; "+
 		"app-decrypt-unmatched answers its question exactly, per request\n"+
-		"kmswatch replay: note: app-key-decrypt-rate skipped: they count the app key's decrypts; pass --app-key-arn\n"+
+		"kmswatch replay: note: app-key-decrypt-rate skipped: it counts the app key's decrypts; pass --app-key-arn\n"+
 		"kmswatch replay: note: app-kms-errors, app-decrypt-volume, app-decrypt-unmatched skipped: they look for the app's task role; pass --role-arn\n" {
 		t.Errorf("exit %d, stderr %q; want 0 and only the note", r.code, r.stderr)
 	}

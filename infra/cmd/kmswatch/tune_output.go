@@ -234,8 +234,10 @@ func countOf(n int, noun string) string {
 	return number(n) + " " + noun + "s"
 }
 
-// spanLength says how long a history is: "55 h 33 min", "2,943 days".
+// spanLength says how long a history is, to the nearest minute: "4 min", "25 h 33 min", "2,943 days".
+// The times beside it are printed to the second, so 22:25:00.9 to 22:29:00.2 is "4 min", not 3.
 func spanLength(d time.Duration) string {
+	d = d.Round(time.Minute)
 	switch {
 	case d < time.Hour:
 		return fmt.Sprintf("%d min", d/time.Minute)

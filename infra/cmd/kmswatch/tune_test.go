@@ -149,7 +149,7 @@ func TestTuneWithoutHistoryForARule(t *testing.T) {
 	if r.code != exitOK || len(out.Rules) != 3 || len(out.NotTuned) != 3 {
 		t.Fatalf("exit %d, %d rules tuned, %d not: want the three log volume rules and three others", r.code, len(out.Rules), len(out.NotTuned))
 	}
-	if !strings.Contains(r.stderr, "kmswatch tune: note: app-key-decrypt-rate skipped: they count the app key's decrypts; pass --app-key-arn") ||
+	if !strings.Contains(r.stderr, "kmswatch tune: note: app-key-decrypt-rate skipped: it counts the app key's decrypts; pass --app-key-arn") ||
 		!strings.Contains(r.stderr, "kmswatch tune: note: app-decrypt-unserved skipped") {
 		t.Errorf("stderr %q: want the skipped rules named, by tune", r.stderr)
 	}
@@ -200,5 +200,20 @@ func TestTuneUsage(t *testing.T) {
 	}
 	if r := runCLI("tune", "--help"); !strings.Contains(r.stdout, "floor(1.5 x p99.9) + 1") || !strings.Contains(r.stdout, "app-kms-errors, app-decrypt-volume, app-decrypt-denied, and app-key-decrypt-rate") {
 		t.Errorf("tune --help does not say the method and the volume rules:\n%s", r.stdout)
+	}
+}
+
+// The history's length is rounded, not cut: the times beside it are shown to the second.
+func TestSpanLengthRoundsToTheMinute(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		3*time.Minute + 59*time.Second:                 "4 min",
+		3*time.Minute + 20*time.Second:                 "3 min",
+		25*time.Hour + 33*time.Minute:                  "25 h 33 min",
+		47*time.Hour + 59*time.Minute + 45*time.Second: "2 days",
+		2943 * 24 * time.Hour:                          "2,943 days",
+	} {
+		if got := spanLength(d); got != want {
+			t.Errorf("spanLength(%v) = %q, want %q", d, got, want)
+		}
 	}
 }

@@ -158,6 +158,9 @@ func Write(dir, samplesDir string, opt Options) (Stats, error) {
 // https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html
 func (o Options) filePath(dir string, f int, region string, delivered time.Time) (string, error) {
 	if o.Layout == Flat {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", err
+		}
 		name := fmt.Sprintf("%s_CloudTrail_%s_20261124T0000Z_%04d%s", o.Account, region, f, o.extension())
 		return filepath.Join(dir, name), nil
 	}

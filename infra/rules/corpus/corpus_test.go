@@ -143,3 +143,13 @@ func TestWritePlainFiles(t *testing.T) {
 		t.Errorf("%d records, %d bytes, %v", len(file.Records), len(data), err)
 	}
 }
+
+// The output folder need not exist, as with mkdir -p: gencorpus DIR makes it, in either layout.
+func TestWriteMakesTheOutputFolder(t *testing.T) {
+	for _, layout := range []Layout{Flat, S3} {
+		dir := filepath.Join(t.TempDir(), "not", "yet")
+		if _, err := Write(dir, "../testdata/cloudtrail", Options{Files: 1, RecordsPerFile: 5, Layout: layout}); err != nil {
+			t.Errorf("layout %v: %v", layout, err)
+		}
+	}
+}
