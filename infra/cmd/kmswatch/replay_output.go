@@ -80,7 +80,7 @@ func summaryLine(res *rules.ReplayResult) string {
 	if len(shapes) > 0 {
 		var parts []string
 		for _, s := range shapes {
-			parts = append(parts, fmt.Sprintf("%s: %d", s.name, s.n))
+			parts = append(parts, s.name+": "+number(s.n))
 		}
 		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
 	}
@@ -118,7 +118,7 @@ func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return number(n) + " " + noun + "s" // with thousands separators, as tune and the report print counts
 }
 
 func times(n int) string {

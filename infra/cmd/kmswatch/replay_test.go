@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kmswatch/kmswatch/infra/rules"
 )
 
 // Each test here is one bullet of issue 14; they drive the CLI only.
@@ -246,5 +248,13 @@ func TestTableCountsAreSingularWhenOne(t *testing.T) {
 	one := runCLI("replay", "--rule", "kms-key-policy-change", filepath.Join(samplesDir, "kms-putkeypolicy.json"))
 	if !strings.Contains(one.stdout, "1 record matched, fired once\n") {
 		t.Errorf("one PutKeyPolicy:\n%s", one.stdout)
+	}
+}
+
+// Large counts read with thousands separators, as tune and the report print them.
+func TestSummaryLineSeparatesThousands(t *testing.T) {
+	res := &rules.ReplayResult{Files: 100, Records: 200000, Tally: rules.Tally{ByShape: map[string]int{"CloudTrail log files": 200000}}}
+	if got, want := summaryLine(res), "Replayed 200,000 records from 100 files (CloudTrail log files: 200,000)"; !strings.HasPrefix(got, want) {
+		t.Errorf("summary %q, want it to start %q", got, want)
 	}
 }
