@@ -40,8 +40,18 @@ type Config struct {
 	// and (for replay and hunting) its bucket. "" creates the stack's own multi-Region trail.
 	TrailLogGroupName string
 	TrailBucketName   string
-	Protect           bool // keep data on destroy: deletion protection, final snapshot, retained buckets
-	Hunting           bool // Athena table, workgroup and saved queries over the trail (hunting.go)
+	// A brought organization trail's organization id: its files lie under AWSLogs/<org id>/<account>/.
+	// "" for any other trail.
+	TrailOrganizationID string
+	// The KMS key a brought trail's files are SSE-KMS under: the hunters may decrypt with it
+	// through S3. "" when they are not, or the key is the stack's audit key (its own trail).
+	TrailKMSKeyARN string
+	Protect        bool // keep data on destroy: deletion protection, final snapshot, retained buckets
+	Hunting        bool // Athena table, workgroup and saved queries over the trail (hunting.go)
+	// The accounts and Regions the Athena table projects (and the hunters may read): nil for the
+	// stack's own account and Region only (resolved against them by huntingScope).
+	HuntingAccounts []string
+	HuntingRegions  []string
 
 	// The responder (infra/response.go): what it may do, the rules whose alarms contain the task
 	// role, and at most one new containment per ContainmentInterval minutes.
@@ -72,7 +82,26 @@ var (
 	bucketNamePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// Route 53 hosted zone ids: "Z" and upper-case letters and digits, e.g. Z1D633PJN98FT9.
 	hostedZoneIDPattern = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
+	// Region names such as eu-west-1, us-gov-west-1 or ap-southeast-2; account ids are 12 digits.
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+	// An organization id is "o-" and 10 to 32 lower-case letters or digits, as the organization
+	// part of the Organizations ARN patterns reads (o-[a-z0-9]{10,32}).
+	// https://docs.aws.amazon.com/organizations/latest/APIReference/API_OrganizationalUnit.html
+	organizationIDPattern = regexp.MustCompile(`^o-[a-z0-9]{10,32}$`)
+	// A KMS key ARN: arn:<partition>:kms:<region>:<account>:key/<key id>, the key id a UUID, or
+	// mrk- and 32 hex digits for a multi-Region key. An alias ARN names no key a policy can grant.
+	// https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id
+	kmsKeyARNPattern   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):kms:([a-z]{2}(-[a-z]+)+-\d):(\d{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
+	kmsAliasARNPattern = regexp.MustCompile(`^arn:[a-z-]+:kms:[^:]*:[^:]*:alias/`)
 )
+
+// maxHuntingAccounts keeps the hunters' policy, which names two S3 paths per account, under
+// IAM's 6,144 characters for a managed policy with the longest bucket name and organization id
+// and a brought key (TestHuntersPolicyFitsIAMsLimitWithTheMostAccounts); huntersPolicyFits
+// measures the stack's own names, a long brought log group name among them.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+const maxHuntingAccounts = 12
 
 // defaultConfig holds the defaults for every optional setting. The rule-derived ones come from
 // the rule set, so that an unset stack behaves as the rules were written.
@@ -139,8 +168,12 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p.int("logRetentionDays", &c.LogRetention)
 	p.string("trailLogGroupName", &c.TrailLogGroupName)
 	p.string("trailBucketName", &c.TrailBucketName)
+	p.string("trailOrganizationId", &c.TrailOrganizationID)
+	p.string("trailKmsKeyArn", &c.TrailKMSKeyARN)
 	p.bool("protect", &c.Protect)
 	p.bool("hunting", &c.Hunting)
+	p.stringList("huntingAccounts", &c.HuntingAccounts)
+	p.stringList("huntingRegions", &c.HuntingRegions)
 	response := string(c.Response)
 	p.string("response", &response)
 	c.Response = responder.Mode(response)
@@ -148,6 +181,13 @@ func parseConfig(lookup func(key string) (string, bool)) (Config, error) {
 	p.int("containmentIntervalMinutes", &c.ContainmentInterval)
 	c.AllowedCIDRs = dedupe(c.AllowedCIDRs)
 	c.ContainOnRules = dedupe(c.ContainOnRules)
+	// [] (Pulumi.yaml's default) is the stack's own account or Region, as unset is.
+	if len(c.HuntingAccounts) == 0 {
+		c.HuntingAccounts = nil
+	}
+	if len(c.HuntingRegions) == 0 {
+		c.HuntingRegions = nil
+	}
 	if len(p.errs) > 0 {
 		return Config{}, configError(p.errs)
 	}
@@ -246,7 +286,106 @@ func (c Config) validate() []error {
 	if !slices.Contains(logRetentionDays, c.LogRetention) {
 		bad("logRetentionDays %d: CloudWatch Logs accepts %s", c.LogRetention, joinInts(logRetentionDays))
 	}
+	errs = append(errs, c.validateHunting()...)
 	return append(errs, c.validateResponse()...)
+}
+
+// validateHunting checks what the Athena table reads: the brought trail's key layout and key,
+// and the accounts and Regions it projects. What needs the stack's own account, Region and
+// partition is huntingScope's.
+func (c Config) validateHunting() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.TrailOrganizationID != "" && !organizationIDPattern.MatchString(c.TrailOrganizationID) {
+		bad("trailOrganizationId %q: not an AWS Organizations id (o- and 10 to 32 lower-case letters or digits, e.g. o-a1b2c3d4e5)", c.TrailOrganizationID)
+	}
+	if c.TrailOrganizationID != "" && c.TrailBucketName == "" {
+		bad("trailOrganizationId is set but trailBucketName is not: the organization id is a folder of a brought organization trail's bucket " +
+			"(AWSLogs/<organization id>/<account>/CloudTrail/); the stack's own trail is no organization trail")
+	}
+	switch {
+	case c.TrailKMSKeyARN == "":
+	case kmsAliasARNPattern.MatchString(c.TrailKMSKeyARN):
+		bad("trailKmsKeyArn %q: an alias; want the key's own ARN, arn:aws:kms:<region>:<account>:key/<key id> (aws kms describe-key --key-id <alias> shows it)", c.TrailKMSKeyARN)
+	case !kmsKeyARNPattern.MatchString(c.TrailKMSKeyARN):
+		bad("trailKmsKeyArn %q: not a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id>", c.TrailKMSKeyARN)
+	}
+	if c.TrailKMSKeyARN != "" && c.TrailBucketName == "" {
+		bad("trailKmsKeyArn is set but trailBucketName is not: it is the key of a brought trail's files; the stack's own trail's are under " +
+			"its audit key, which the hunters' policy names already")
+	}
+	check := func(key string, values []string, pattern *regexp.Regexp, want string) {
+		seen := map[string]bool{}
+		for _, v := range values {
+			switch {
+			case !pattern.MatchString(v):
+				bad("%s: %q is not %s", key, v, want)
+			case seen[v]:
+				bad("%s: %q is listed twice; each is one projected value", key, v)
+			}
+			seen[v] = true
+		}
+	}
+	check("huntingAccounts", c.HuntingAccounts, accountPattern, "an account id (12 digits)")
+	check("huntingRegions", c.HuntingRegions, regionPattern, "a Region name such as eu-west-1")
+	if n := len(c.HuntingAccounts); n > maxHuntingAccounts {
+		bad("huntingAccounts: %d accounts; at most %d fit the hunters' IAM policy (6,144 characters), which names each account's trail folder", n, maxHuntingAccounts)
+	}
+	return errs
+}
+
+// huntingScope is what the Athena table projects and the hunters may read: the listed accounts
+// and Regions, or the stack's own. The stack's account and Region must be among them (its app key
+// and task role are there, which the saved queries look for); other accounts need a brought
+// trail, as the stack's own trail writes only its account's files; a brought key must be in the
+// stack's partition.
+func (c Config) huntingScope(env awsEnv, names stackNames) (accounts, regions []string, errs []error) {
+	accounts, regions = c.HuntingAccounts, c.HuntingRegions
+	if len(accounts) == 0 {
+		accounts = []string{env.Account}
+	}
+	if len(regions) == 0 {
+		regions = []string{env.Region}
+	}
+	if !slices.Contains(regions, env.Region) {
+		errs = append(errs, fmt.Errorf("huntingRegions %s leaves out the stack's Region %s, where its key and task role are used: add it",
+			strings.Join(regions, ", "), env.Region))
+	}
+	if !slices.Contains(accounts, env.Account) {
+		errs = append(errs, fmt.Errorf("huntingAccounts %s leaves out the stack's account %s, where its key and task role are used: add it",
+			strings.Join(accounts, ", "), env.Account))
+	}
+	if c.TrailBucketName == "" && (len(accounts) > 1 || accounts[0] != env.Account) {
+		errs = append(errs, fmt.Errorf("huntingAccounts lists %s, but the stack's own trail writes only account %s's files: "+
+			"other accounts need a brought trail that writes theirs (trailLogGroupName, trailBucketName)", strings.Join(accounts, ", "), env.Account))
+	}
+	if m := kmsKeyARNPattern.FindStringSubmatch(c.TrailKMSKeyARN); m != nil && m[1] != env.Partition {
+		errs = append(errs, fmt.Errorf("trailKmsKeyArn %q is in partition %s, the stack in %s: S3 in this partition cannot use it", c.TrailKMSKeyARN, m[1], env.Partition))
+	}
+	if err := c.huntersPolicyFits(env, names, accounts); err != nil {
+		errs = append(errs, err)
+	}
+	return accounts, regions, errs
+}
+
+// huntersPolicyFits renders the hunters' policy with the names known now (the stack's own trail
+// bucket, auto-named, at the longest a bucket name can be), so that a policy IAM would refuse at
+// `pulumi up` is refused before anything is created.
+func (c Config) huntersPolicyFits(env awsEnv, names stackNames, accounts []string) error {
+	bucket, trailLogGroup := c.TrailBucketName, c.TrailLogGroupName
+	if bucket == "" {
+		bucket, trailLogGroup = strings.Repeat("b", 63), names.TrailLogGroup()
+	}
+	doc := huntersPolicy(env, names, huntersPolicyArgs{
+		TrailBucket: bucket, TrailOrganizationID: c.TrailOrganizationID, Accounts: accounts,
+		AuditKeyARN: env.arn("kms", "key/00000000-0000-0000-0000-000000000000"), TrailKeyARN: c.TrailKMSKeyARN,
+		TrailLogGroup: trailLogGroup, AppLogGroup: names.AppLogGroup(),
+	}).JSON()
+	if len(doc) > managedPolicyMaxChars {
+		return fmt.Errorf("huntingAccounts: the hunters' policy for %d accounts with these names would be %d characters, IAM takes %d: list fewer accounts",
+			len(accounts), len(doc), managedPolicyMaxChars)
+	}
+	return nil
 }
 
 // validateResponse checks the responder's settings: containment revokes the task role's

@@ -75,6 +75,22 @@ func TestParseConfigRejectsInvalidSettings(t *testing.T) {
 		{"trail log group name with spaces", map[string]string{"trailLogGroupName": "my trail"}, []string{`trailLogGroupName "my trail"`}},
 		{"trail bucket name in capitals", map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "OrgTrail"}, []string{`trailBucketName "OrgTrail"`}},
 		{"hosted zone id malformed", map[string]string{"domainName": "kms.acme-corp.io", "hostedZoneId": "acme-corp.io"}, []string{`hostedZoneId "acme-corp.io"`}},
+		// What the Athena table projects, and a brought trail's layout and key.
+		{"hunting Region misspelt", map[string]string{"huntingRegions": `["eu-west-1","euwest1"]`}, []string{`huntingRegions: "euwest1" is not a Region name`}},
+		{"hunting Region in capitals", map[string]string{"huntingRegions": `["EU-WEST-1"]`}, []string{`huntingRegions: "EU-WEST-1"`}},
+		{"hunting Region twice", map[string]string{"huntingRegions": `["eu-west-1","us-east-1","eu-west-1"]`}, []string{`huntingRegions: "eu-west-1" is listed twice`}},
+		{"hunting Regions not a list", map[string]string{"huntingRegions": "eu-west-1"}, []string{"huntingRegions", "list of strings"}},
+		{"hunting account too short", map[string]string{"huntingAccounts": `["12345678901"]`}, []string{`huntingAccounts: "12345678901" is not an account id (12 digits)`}},
+		{"hunting account twice", map[string]string{"huntingAccounts": `["123456789012","123456789012"]`}, []string{`huntingAccounts: "123456789012" is listed twice`}},
+		{"more hunting accounts than the policy holds", map[string]string{"huntingAccounts": accountList(maxHuntingAccounts + 1)}, []string{"huntingAccounts: 13 accounts; at most 12", "6,144"}},
+		{"organization id malformed", map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "org-trail-logs", "trailOrganizationId": "o-ABC123DEF4"}, []string{`trailOrganizationId "o-ABC123DEF4"`, "o- and 10 to 32"}},
+		{"organization id too short", map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "org-trail-logs", "trailOrganizationId": "o-abc"}, []string{`trailOrganizationId "o-abc"`}},
+		{"organization id without a brought bucket", map[string]string{"trailOrganizationId": "o-a1b2c3d4e5"}, []string{"trailOrganizationId is set but trailBucketName is not", "no organization trail"}},
+		{"trail key given as an alias", map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "org-trail-logs", "trailKmsKeyArn": "arn:aws:kms:eu-west-1:111122223333:alias/org-trail"}, []string{"trailKmsKeyArn", "an alias", "key's own ARN"}},
+		{"trail key not a key ARN", map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "org-trail-logs", "trailKmsKeyArn": "1234abcd-12ab-34cd-56ef-1234567890ab"}, []string{`trailKmsKeyArn "1234abcd-12ab-34cd-56ef-1234567890ab": not a KMS key ARN`}},
+		{"trail key without a brought bucket", map[string]string{"trailKmsKeyArn": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}, []string{"trailKmsKeyArn is set but trailBucketName is not", "audit key"}},
+		{"hunting mistakes reported together", map[string]string{"huntingRegions": `["x"]`, "huntingAccounts": `["y"]`, "trailOrganizationId": "o-", "trailKmsKeyArn": "k"},
+			[]string{`huntingRegions: "x"`, `huntingAccounts: "y"`, `trailOrganizationId "o-"`, "trailOrganizationId is set but", `trailKmsKeyArn "k"`, "trailKmsKeyArn is set but"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +156,37 @@ func TestParseConfigAcceptsAFullValidStack(t *testing.T) {
 	}
 	if got := cfg.certificateRegion(); got != "eu-west-1" {
 		t.Errorf("certificate region %q, want eu-west-1", got)
+	}
+}
+
+// accountList is n distinct account ids as a JSON list, the stack's first.
+func accountList(n int) string {
+	ids := []string{mockAccount}
+	for i := 1; i < n; i++ {
+		ids = append(ids, fmt.Sprintf("%012d", 100000000000+i))
+	}
+	out, _ := json.Marshal(ids)
+	return string(out)
+}
+
+func TestParseConfigAcceptsABroughtOrganizationTrailToHuntOver(t *testing.T) {
+	const key = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+	cfg, err := parseConfig(lookupFrom(map[string]string{
+		"alertEmail": "secops@acme-corp.io", "trailLogGroupName": "aws-controltower/CloudTrailLogs", "trailBucketName": "aws-controltower-logs-111122223333-us-east-1",
+		"trailOrganizationId": "o-a1b2c3d4e5", "trailKmsKeyArn": key,
+		"huntingRegions": `["eu-west-1","us-east-1"]`, "huntingAccounts": `["123456789012","111122223333"]`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TrailOrganizationID != "o-a1b2c3d4e5" || cfg.TrailKMSKeyARN != key ||
+		!reflect.DeepEqual(cfg.HuntingRegions, []string{"eu-west-1", "us-east-1"}) || !reflect.DeepEqual(cfg.HuntingAccounts, []string{"123456789012", "111122223333"}) {
+		t.Errorf("got %+v", cfg)
+	}
+	// [] is the stack's own, as unset is.
+	empty, err := parseConfig(lookupFrom(map[string]string{"alertEmail": "secops@acme-corp.io", "huntingRegions": "[]", "huntingAccounts": "[]"}))
+	if err != nil || empty.HuntingRegions != nil || empty.HuntingAccounts != nil {
+		t.Errorf("empty lists: %+v, %v", empty, err)
 	}
 }
 

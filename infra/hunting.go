@@ -24,11 +24,16 @@ type HuntingArgs struct {
 	KeyARNs     pulumi.StringArrayInput
 
 	// TrailBucket holds AWSLogs/<account>/CloudTrail/<region>/...: the stack's trail bucket, or a
-	// brought trail's. TrailAccounts and TrailRegions are the folders it has (default: the stack's).
-	TrailBucket   pulumi.StringInput
-	TrailAccounts []string
-	TrailRegions  []string
-	HistoryDays   int // how far back the day projection reaches: the files' retention
+	// brought trail's, with an organization trail's AWSLogs/<TrailOrganizationID>/<account>/...
+	// TrailAccounts and TrailRegions are the folders to project (default: the stack's).
+	TrailBucket         pulumi.StringInput
+	TrailOrganizationID string
+	TrailAccounts       []string
+	TrailRegions        []string
+	HistoryDays         int // how far back the day projection reaches: the files' retention
+	// TrailKMSKeyARN is the key a brought trail's files are SSE-KMS under ("" for none, or for the
+	// stack's own trail, whose files are under AuditKeyARN).
+	TrailKMSKeyARN string
 
 	TrailLogGroupName pulumi.StringInput
 	AppLogGroupName   pulumi.StringInput
@@ -55,6 +60,9 @@ const (
 	bytesScannedCutoff = 256 << 30
 	resultsExpiryDays  = 7 // query results are working copies; the trail keeps the records
 	athenaEngine       = "Athena engine version 3"
+	// IAM's limit for a managed policy document (whitespace aside; JSON() writes none).
+	// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+	managedPolicyMaxChars = 6144
 )
 
 // Fixed names, so that the key policy (created first) and the hunters' policy can name them.
@@ -102,9 +110,9 @@ func newHunting(ctx *pulumi.Context, name string, args HuntingArgs, opts ...pulu
 		DatabaseName:      db.Name,
 		TableType:         pulumi.String("EXTERNAL_TABLE"),
 		Description:       pulumi.String("CloudTrail log files as AWS documents the table, partitioned by account, region and day"),
-		Parameters:        cloudTrailTableParameters(args.TrailBucket, accounts, regions, args.HistoryDays),
+		Parameters:        cloudTrailTableParameters(args.TrailBucket, args.TrailOrganizationID, accounts, regions, args.HistoryDays),
 		PartitionKeys:     cloudTrailPartitionKeys(),
-		StorageDescriptor: cloudTrailStorage(args.TrailBucket),
+		StorageDescriptor: cloudTrailStorage(args.TrailBucket, args.TrailOrganizationID),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -144,7 +152,11 @@ func newHunting(ctx *pulumi.Context, name string, args HuntingArgs, opts ...pulu
 	policy, err := iam.NewPolicy(ctx, name+"-hunters", &iam.PolicyArgs{
 		Description: pulumi.String("kmswatch: what a person needs to run the hunting queries (Athena workgroup, Logs Insights), and nothing else"),
 		Policy: pulumi.All(args.TrailBucket, args.AuditKeyARN, args.TrailLogGroupName, args.AppLogGroupName).ApplyT(func(v []any) string {
-			return huntersPolicy(env, names, v[0].(string), v[1].(string), v[2].(string), v[3].(string), accounts).JSON()
+			return huntersPolicy(env, names, huntersPolicyArgs{
+				TrailBucket: v[0].(string), TrailOrganizationID: args.TrailOrganizationID, Accounts: accounts,
+				AuditKeyARN: v[1].(string), TrailKeyARN: args.TrailKMSKeyARN,
+				TrailLogGroup: v[2].(string), AppLogGroup: v[3].(string),
+			}).JSON()
 		}).(pulumi.StringOutput),
 	}, parent)
 	if err != nil {
@@ -201,11 +213,22 @@ func newRuleQueries(ctx *pulumi.Context, name string, r rules.Rule, args Hunting
 	return err
 }
 
+// trailKeyPrefix is where CloudTrail's account folders begin in its bucket: AWSLogs/<account>/...
+// for a trail of one account, AWSLogs/<organization id>/<account>/... for an organization trail.
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-find-log-files.html
+func trailKeyPrefix(organizationID string) string {
+	if organizationID == "" {
+		return "AWSLogs/"
+	}
+	return "AWSLogs/" + organizationID + "/"
+}
+
 // cloudTrailTableParameters: partition projection over CloudTrail's key layout, so that Athena
-// computes the partitions of a query's days instead of a crawler listing them.
+// computes the partitions of a query's days instead of a crawler listing them. Each projected
+// account and Region is one more prefix per day that a query lists.
 // https://docs.aws.amazon.com/athena/latest/ug/partition-projection-supported-types.html
 // https://docs.aws.amazon.com/athena/latest/ug/create-cloudtrail-table-partition-projection.html
-func cloudTrailTableParameters(bucket pulumi.StringInput, accounts, regions []string, historyDays int) pulumi.StringMap {
+func cloudTrailTableParameters(bucket pulumi.StringInput, organizationID string, accounts, regions []string, historyDays int) pulumi.StringMap {
 	a, r, d := rules.PartitionAccount, rules.PartitionRegion, rules.PartitionDay
 	return pulumi.StringMap{
 		"EXTERNAL":                           pulumi.String("TRUE"),
@@ -220,7 +243,7 @@ func cloudTrailTableParameters(bucket pulumi.StringInput, accounts, regions []st
 		"projection." + d + ".range":         pulumi.String(fmt.Sprintf("NOW-%dDAYS,NOW", historyDays)),
 		"projection." + d + ".interval":      pulumi.String("1"),
 		"projection." + d + ".interval.unit": pulumi.String("DAYS"),
-		"storage.location.template":          pulumi.Sprintf("s3://%s/AWSLogs/${%s}/CloudTrail/${%s}/${%s}", bucket, a, r, d),
+		"storage.location.template":          pulumi.Sprintf("s3://%s/%s${%s}/CloudTrail/${%s}/${%s}", bucket, trailKeyPrefix(organizationID), a, r, d),
 	}
 }
 
@@ -232,13 +255,13 @@ func cloudTrailPartitionKeys() glue.CatalogTablePartitionKeyArray {
 	return keys
 }
 
-func cloudTrailStorage(bucket pulumi.StringInput) *glue.CatalogTableStorageDescriptorArgs {
+func cloudTrailStorage(bucket pulumi.StringInput, organizationID string) *glue.CatalogTableStorageDescriptorArgs {
 	var columns glue.CatalogTableStorageDescriptorColumnArray
 	for _, c := range rules.CloudTrailColumns {
 		columns = append(columns, glue.CatalogTableStorageDescriptorColumnArgs{Name: pulumi.String(c.Name), Type: pulumi.String(c.Type.Hive())})
 	}
 	return &glue.CatalogTableStorageDescriptorArgs{
-		Location:     pulumi.Sprintf("s3://%s/AWSLogs/", bucket),
+		Location:     pulumi.Sprintf("s3://%s/%s", bucket, trailKeyPrefix(organizationID)),
 		InputFormat:  pulumi.String(rules.CloudTrailInputFormat),
 		OutputFormat: pulumi.String(rules.CloudTrailOutputFormat),
 		SerDeInfo:    &glue.CatalogTableStorageDescriptorSerDeInfoArgs{SerializationLibrary: pulumi.String(rules.CloudTrailSerDe)},

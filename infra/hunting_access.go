@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -68,31 +70,41 @@ func newResultsBucket(ctx *pulumi.Context, name string, env awsEnv, names stackN
 	return bucket, nil
 }
 
+// huntersPolicyArgs: the trail's bucket, key layout and keys, and the log groups to hunt over.
+type huntersPolicyArgs struct {
+	TrailBucket, TrailOrganizationID string
+	Accounts                         []string // the account folders the table projects
+	AuditKeyARN, TrailKeyARN         string   // TrailKeyARN: a brought trail's key, or ""
+	TrailLogGroup, AppLogGroup       string
+}
+
 // huntersPolicy is what a person (or role) needs to run the saved queries, and no more: queries in
-// the hunting workgroup only, the CloudTrail table's metadata, the trail's log files (read), the
-// workgroup's results (read and write), the audit key through S3 only (log files and results are
-// SSE-KMS under it: S3 decrypts and encrypts with the caller's permissions), and Logs Insights on the
-// two log groups. Actions are listed one by one; "*" resources only where the action has no
-// resource type (Logs Insights results, the console's lists).
+// the hunting workgroup only, the CloudTrail table's metadata, the trail's log files of the projected
+// accounts (read, all their Regions), the workgroup's results (read and write), the audit key through
+// S3 only (the stack's own trail's log files and the results are SSE-KMS under it: S3 decrypts and
+// encrypts with the caller's permissions), a brought trail's key for decrypting through S3 only, and
+// Logs Insights on the two log groups. Actions are listed one by one; "*" resources only where the
+// action has no resource type (Logs Insights results, the console's lists).
 // https://docs.aws.amazon.com/athena/latest/ug/example-policies-workgroup.html
 // https://docs.aws.amazon.com/athena/latest/ug/encryption.html
 // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html
-func huntersPolicy(env awsEnv, names stackNames, trailBucket, auditKeyARN, trailLogGroup, appLogGroup string, accounts []string) policyDocument {
+func huntersPolicy(env awsEnv, names stackNames, a huntersPolicyArgs) policyDocument {
 	workgroupARN := env.arn("athena", "workgroup/"+names.HuntingWorkgroup())
 	db := names.HuntingDatabase()
-	trailARN := env.s3BucketARN(trailBucket)
+	trailARN := env.s3BucketARN(a.TrailBucket)
 	resultsARN := env.s3BucketARN(names.AthenaResultsBucket(env))
 	var trailFiles, trailPrefixes []string
-	for _, a := range accounts {
-		trailFiles = append(trailFiles, trailARN+"/AWSLogs/"+a+"/CloudTrail/*")
-		trailPrefixes = append(trailPrefixes, "AWSLogs/"+a+"/CloudTrail/*")
+	for _, account := range a.Accounts {
+		prefix := trailKeyPrefix(a.TrailOrganizationID) + account + "/CloudTrail/*"
+		trailFiles = append(trailFiles, trailARN+"/"+prefix)
+		trailPrefixes = append(trailPrefixes, prefix)
 	}
 	viaS3 := "s3." + env.Region + ".amazonaws.com"
 	var logGroups []string
-	for _, g := range []string{trailLogGroup, appLogGroup} {
+	for _, g := range []string{a.TrailLogGroup, a.AppLogGroup} {
 		logGroups = append(logGroups, env.logGroupARN(g), env.logGroupARN(g)+":*")
 	}
-	return newPolicy(
+	statements := []statement{
 		allow("RunQueriesInTheHuntingWorkgroup",
 			"athena:StartQueryExecution", "athena:StopQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
 			"athena:BatchGetQueryExecution", "athena:ListQueryExecutions", "athena:GetWorkGroup",
@@ -103,11 +115,23 @@ func huntersPolicy(env awsEnv, names stackNames, trailBucket, auditKeyARN, trail
 		allow("ListTrailLogFiles", "s3:ListBucket").on(trailARN).when("StringLike", "s3:prefix", trailPrefixes...),
 		allow("LocateTheBuckets", "s3:GetBucketLocation").on(trailARN, resultsARN),
 		allow("WriteAndReadQueryResults", "s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts").
-			on(resultsARN+"/results/*"),
+			on(resultsARN + "/results/*"),
 		allow("ListQueryResults", "s3:ListBucket", "s3:ListBucketMultipartUploads").on(resultsARN),
-		allow("UseTheAuditKeyThroughS3", "kms:Decrypt", "kms:GenerateDataKey").on(auditKeyARN).
+		allow("UseTheAuditKeyThroughS3", "kms:Decrypt", "kms:GenerateDataKey").on(a.AuditKeyARN).
 			when("StringEquals", "kms:ViaService", viaS3),
+	}
+	if a.TrailKeyARN != "" {
+		// Reading only: S3 decrypts the brought trail's files with the caller's kms:Decrypt, in the
+		// key's Region (an SSE-KMS key is in its bucket's Region). The key's own policy must also
+		// allow this account; the stack cannot change it.
+		// https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+		keyRegion := strings.Split(a.TrailKeyARN, ":")[3]
+		statements = append(statements, allow("DecryptTheTrailsLogFilesThroughS3", "kms:Decrypt").on(a.TrailKeyARN).
+			when("StringEquals", "kms:ViaService", "s3."+keyRegion+".amazonaws.com"))
+	}
+	statements = append(statements,
 		allow("RunLogsInsightsOnTheStacksLogGroups", "logs:StartQuery").on(logGroups...),
 		allow("ReadLogsInsightsResults", "logs:GetQueryResults", "logs:StopQuery", "logs:DescribeQueryDefinitions", "logs:DescribeLogGroups").on("*"),
 	)
+	return newPolicy(statements...)
 }

@@ -334,3 +334,178 @@ func TestSavedQueriesJudgeWhatTheAlarmsJudge(t *testing.T) {
 		}
 	}
 }
+
+// An organization trail brought with its Regions, accounts and key: the table projects them over
+// AWSLogs/<organization id>/<account>/CloudTrail/<region>/<day>, the hunters may read those
+// accounts' folders there and decrypt with the trail's key through S3, beside the audit key.
+// https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-find-log-files.html
+func TestHuntingOverABroughtOrganizationTrail(t *testing.T) {
+	const (
+		bucket, org = "aws-controltower-logs-111122223333-us-east-1", "o-a1b2c3d4e5"
+		member      = "111122223333"
+		trailKey    = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	)
+	run := mustRun(t, withSettings(map[string]string{
+		"trailLogGroupName": "aws-controltower/CloudTrailLogs", "trailBucketName": bucket,
+		"trailOrganizationId": org, "trailKmsKeyArn": trailKey,
+		"huntingRegions": `["eu-west-1","us-east-1","eu-central-1"]`, "huntingAccounts": `["` + mockAccount + `","` + member + `"]`,
+	}))
+	table := run.one("aws:glue/catalogTable:CatalogTable")
+	for key, want := range map[string]string{
+		"projection.account.values": mockAccount + "," + member,
+		"projection.region.values":  "eu-west-1,us-east-1,eu-central-1",
+		"storage.location.template": "s3://" + bucket + "/AWSLogs/" + org + "/${account}/CloudTrail/${region}/${day}",
+	} {
+		if got := table.str("parameters", key); got != want {
+			t.Errorf("table parameter %s = %q, want %q", key, got, want)
+		}
+	}
+	if got := table.str("storageDescriptor", "location"); got != "s3://"+bucket+"/AWSLogs/"+org+"/" {
+		t.Errorf("table location %q, want the organization's folder", got)
+	}
+
+	doc := run.one("aws:iam/policy:Policy").policy(t, "policy")
+	read := statementBySid(t, doc, "ReadTrailLogFiles")
+	wantFiles := []string{
+		"arn:aws:s3:::" + bucket + "/AWSLogs/" + org + "/" + mockAccount + "/CloudTrail/*",
+		"arn:aws:s3:::" + bucket + "/AWSLogs/" + org + "/" + member + "/CloudTrail/*",
+	}
+	if !slices.Equal(read.Resource, wantFiles) {
+		t.Errorf("trail files %v, want %v", read.Resource, wantFiles)
+	}
+	list := statementBySid(t, doc, "ListTrailLogFiles")
+	wantPrefixes := []string{"AWSLogs/" + org + "/" + mockAccount + "/CloudTrail/*", "AWSLogs/" + org + "/" + member + "/CloudTrail/*"}
+	if !slices.Equal(list.Resource, []string{"arn:aws:s3:::" + bucket}) || !slices.Equal(list.Condition["StringLike"]["s3:prefix"], wantPrefixes) {
+		t.Errorf("listing %+v, want the bucket under prefixes %v", list, wantPrefixes)
+	}
+	// Each projected location lies under a path the hunters may read.
+	template := table.str("parameters", "storage.location.template")
+	for _, a := range []string{mockAccount, member} {
+		for _, r := range []string{"eu-west-1", "us-east-1", "eu-central-1"} {
+			key := strings.NewReplacer("${account}", a, "${region}", r, "${day}", "2026/11/24").Replace(strings.TrimPrefix(template, "s3://"+bucket+"/"))
+			if !slices.ContainsFunc(wantPrefixes, func(p string) bool { return strings.HasPrefix(key, strings.TrimSuffix(p, "*")) }) {
+				t.Errorf("projected %s is under no readable prefix %v", key, wantPrefixes)
+			}
+		}
+	}
+	brought := statementBySid(t, doc, "DecryptTheTrailsLogFilesThroughS3")
+	if !slices.Equal(brought.Action, []string{"kms:Decrypt"}) || !slices.Equal(brought.Resource, []string{trailKey}) ||
+		!slices.Equal(brought.Condition["StringEquals"]["kms:ViaService"], []string{"s3.us-east-1.amazonaws.com"}) {
+		t.Errorf("brought key use %+v, want Decrypt through S3 in the key's Region only", brought)
+	}
+	// The results are still the audit key's.
+	auditKey := run.named("aws:kms/key:Key", "keys-audit").outStr("arn")
+	if audit := statementBySid(t, doc, "UseTheAuditKeyThroughS3"); !slices.Equal(audit.Resource, []string{auditKey}) {
+		t.Errorf("audit key statement %+v", audit)
+	}
+}
+
+// The stack's own multi-Region trail: the listed Regions are projected, its one account folder
+// still is what the hunters read, and no other key is named.
+func TestHuntingOverTheOwnTrailsRegions(t *testing.T) {
+	run := mustRun(t, withSettings(map[string]string{"huntingRegions": `["us-east-1","` + mockRegion + `"]`}))
+	table := run.one("aws:glue/catalogTable:CatalogTable")
+	bucket := run.named("aws:s3/bucketV2:BucketV2", "audit-trail-bucket").outStr("bucket")
+	if got := table.str("parameters", "projection.region.values"); got != "us-east-1,"+mockRegion {
+		t.Errorf("regions %q", got)
+	}
+	if got := table.str("parameters", "projection.account.values"); got != mockAccount {
+		t.Errorf("accounts %q", got)
+	}
+	if got := table.str("parameters", "storage.location.template"); got != "s3://"+bucket+"/AWSLogs/${account}/CloudTrail/${region}/${day}" {
+		t.Errorf("template %q", got)
+	}
+	doc := run.one("aws:iam/policy:Policy").policy(t, "policy")
+	if read := statementBySid(t, doc, "ReadTrailLogFiles"); !slices.Equal(read.Resource, []string{"arn:aws:s3:::" + bucket + "/AWSLogs/" + mockAccount + "/CloudTrail/*"}) {
+		t.Errorf("trail files %v", read.Resource)
+	}
+	for _, s := range doc.Statement {
+		if s.Sid == "DecryptTheTrailsLogFilesThroughS3" {
+			t.Error("a brought key's statement without a brought trail")
+		}
+	}
+}
+
+// What only the stack's account, Region and partition can judge stops the program before any
+// resource, every mistake at once.
+func TestHuntingScopeRefusals(t *testing.T) {
+	brought := map[string]string{"trailLogGroupName": "/org/trail", "trailBucketName": "org-trail-logs"}
+	with := func(extra map[string]string) map[string]string {
+		s := withSettings(brought)
+		for k, v := range extra {
+			s[k] = v
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name     string
+		settings map[string]string
+		want     []string
+	}{
+		{"Regions without the stack's", withSettings(map[string]string{"huntingRegions": `["us-east-1"]`}),
+			[]string{"huntingRegions us-east-1 leaves out the stack's Region " + mockRegion}},
+		{"accounts without the stack's", with(map[string]string{"huntingAccounts": `["111122223333"]`}),
+			[]string{"huntingAccounts 111122223333 leaves out the stack's account " + mockAccount}},
+		{"other accounts on the stack's own trail", withSettings(map[string]string{"huntingAccounts": `["` + mockAccount + `","111122223333"]`}),
+			[]string{"the stack's own trail writes only account " + mockAccount + "'s files", "brought trail"}},
+		{"trail key of another partition", with(map[string]string{"trailKmsKeyArn": "arn:aws-cn:kms:cn-north-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+			[]string{"trailKmsKeyArn", "partition aws-cn, the stack in aws"}},
+		{"all at once, with the certificate's Region", withSettings(map[string]string{
+			"huntingRegions": `["us-east-1"]`, "huntingAccounts": `["111122223333"]`, "domainName": "kms.acme-corp.io",
+			"certificateArn": "arn:aws:acm:us-west-2:" + mockAccount + ":certificate/0a1b2c3d-1111-2222-3333-444455556666",
+		}), []string{"certificateArn is in us-west-2", "huntingRegions us-east-1 leaves out", "huntingAccounts 111122223333 leaves out", "the stack's own trail writes only"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			run := runStack(t, "dev", tt.settings)
+			if run.err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(run.err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, run.err)
+				}
+			}
+			if len(run.resources) != 0 {
+				t.Errorf("%d resources registered before the error", len(run.resources))
+			}
+		})
+	}
+	// Hunting off: the hunting settings judge nothing that is deployed.
+	if run := runStack(t, "dev", withSettings(map[string]string{"hunting": "false", "huntingRegions": `["us-east-1"]`})); run.err != nil {
+		t.Errorf("hunting off: %v", run.err)
+	}
+}
+
+// The most accounts huntingAccounts takes, with the longest bucket name and organization id,
+// still fit the hunters' policy in IAM's 6,144 characters for a managed policy.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+func TestHuntersPolicyFitsIAMsLimitWithTheMostAccounts(t *testing.T) {
+	run := mustRun(t, withSettings(map[string]string{
+		"trailLogGroupName": "aws-controltower/CloudTrailLogs", "trailBucketName": strings.Repeat("b", 63),
+		"trailOrganizationId": "o-" + strings.Repeat("a", 32),
+		"trailKmsKeyArn":      "arn:aws:kms:ap-southeast-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+		"huntingAccounts":     accountList(maxHuntingAccounts),
+	}))
+	policy := run.one("aws:iam/policy:Policy").str("policy")
+	if n := len(policy); n > 6144 {
+		t.Errorf("hunters' policy with %d accounts: %d characters, IAM takes 6,144", maxHuntingAccounts, n)
+	} else {
+		t.Logf("hunters' policy with %d accounts: %d characters", maxHuntingAccounts, n)
+	}
+}
+
+// With every name at its longest (a 512-character brought log group name too), the most accounts
+// overflow it after all: refused before anything is created, not by IAM at `pulumi up`.
+func TestHuntersPolicyTooLongIsRefused(t *testing.T) {
+	run := runStack(t, "dev", withSettings(map[string]string{
+		"trailLogGroupName": "/" + strings.Repeat("g", 511), "trailBucketName": strings.Repeat("b", 63),
+		"trailOrganizationId": "o-" + strings.Repeat("a", 32), "huntingAccounts": accountList(maxHuntingAccounts),
+		"trailKmsKeyArn": "arn:aws:kms:ap-southeast-2:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+	}))
+	if run.err == nil || !strings.Contains(run.err.Error(), "huntingAccounts: the hunters' policy for 12 accounts with these names would be") {
+		t.Fatalf("want the policy's size refused, got %v", run.err)
+	}
+	if len(run.resources) != 0 {
+		t.Errorf("%d resources registered before the error", len(run.resources))
+	}
+}

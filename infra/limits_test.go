@@ -334,6 +334,7 @@ func TestPoliciesFitTheirSizeLimits(t *testing.T) {
 	}{
 		{"aws:kms/key:Key", "policy", 32768, "https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html"},
 		{"aws:iam/rolePolicy:RolePolicy", "policy", 10240, "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"},
+		{"aws:iam/policy:Policy", "policy", 6144, "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"},
 		{"aws:iam/role:Role", "assumeRolePolicy", 2048, "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"},
 		{"aws:s3/bucketPolicy:BucketPolicy", "policy", 20480, "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html"},
 		{"aws:sns/topicPolicy:TopicPolicy", "policy", 30720, "https://docs.aws.amazon.com/sns/latest/api/API_SetTopicAttributes.html"},

@@ -83,11 +83,22 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	if region := cfg.certificateRegion(); region != "" && region != env.Region {
-		return nil, fmt.Errorf("invalid stack configuration:\n  certificateArn is in %s but the stack deploys to %s: "+
-			"a load balancer can only use an ACM certificate from its own region", region, env.Region)
-	}
 	names := newStackNames(ctx.Project(), ctx.Stack())
+	// What only the stack's account, Region and partition can judge, all reported at once.
+	var envErrs []error
+	if region := cfg.certificateRegion(); region != "" && region != env.Region {
+		envErrs = append(envErrs, fmt.Errorf("certificateArn is in %s but the stack deploys to %s: "+
+			"a load balancer can only use an ACM certificate from its own region", region, env.Region))
+	}
+	var huntingAccounts, huntingRegions []string
+	if cfg.Hunting {
+		var errs []error
+		huntingAccounts, huntingRegions, errs = cfg.huntingScope(env, names)
+		envErrs = append(envErrs, errs...)
+	}
+	if len(envErrs) > 0 {
+		return nil, configError(envErrs)
+	}
 
 	network, err := newNetwork(ctx, "network", NetworkArgs{
 		Zones:         zones,
@@ -205,6 +216,8 @@ func declareStack(ctx *pulumi.Context) (*stackOutputs, error) {
 			Env: env, Names: names, Rules: cfg.Rules(),
 			TaskRoleARN: identity.TaskRoleARN, AppKeyARN: keys.AppKeyARN, KeyARNs: pulumi.StringArray{keys.AppKeyARN, keys.AuditKeyARN},
 			TrailBucket: audit.BucketName, HistoryDays: cfg.LogRetention,
+			TrailAccounts: huntingAccounts, TrailRegions: huntingRegions,
+			TrailOrganizationID: cfg.TrailOrganizationID, TrailKMSKeyARN: cfg.TrailKMSKeyARN,
 			TrailLogGroupName: audit.TrailLogGroupName, AppLogGroupName: app.AppLogGroupName, AuditKeyARN: keys.AuditKeyARN,
 		})
 		if err != nil {

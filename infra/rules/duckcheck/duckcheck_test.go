@@ -151,6 +151,63 @@ func TestAthenaSQLReadsOnlyTheDaysAsked(t *testing.T) {
 	}
 }
 
+// The SQL filters partitions on the day only, so one query reads every account and Region the
+// table projects (huntingAccounts, huntingRegions): over two accounts' files in three Regions it
+// still finds what replay of all of them finds.
+func TestAthenaSQLReadsEveryAccountAndRegion(t *testing.T) {
+	dir := t.TempDir()
+	total := 0
+	for i, account := range []string{"111122223333", "444455556666"} {
+		st, err := corpus.Write(dir, "../testdata/cloudtrail", corpus.Options{
+			Files: 12, RecordsPerFile: 500, Step: 2 * time.Minute, Layout: corpus.S3, Account: account, Seed: uint64(i + 1),
+			Regions: []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, Extra: catalogCloudTrailRecords(t),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += st.Records
+	}
+	db, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var accounts, regions int
+	if err := db.QueryRow("SELECT count(DISTINCT account), count(DISTINCT region) FROM "+rules.AthenaTable).Scan(&accounts, &regions); err != nil || accounts != 2 || regions != 3 {
+		t.Fatalf("DuckDB holds %d accounts and %d regions (%v), want 2 and 3", accounts, regions, err)
+	}
+	days := dayFolders(t, dir)
+	replayed := rules.Replay([]string{dir}, rules.ReplayOptions{})
+	if len(replayed.Problems) > 0 || replayed.Records != total {
+		t.Fatalf("replay read %d records of %d, problems %v", replayed.Records, total, replayed.Problems)
+	}
+	compared := 0
+	for i, r := range replayed.Rules {
+		if !r.HasAthenaQuery() {
+			continue
+		}
+		var times []time.Time
+		ids := map[time.Time][]string{}
+		for _, m := range replayed.Matches {
+			if m.Rule == i {
+				times = append(times, m.EventTime)
+				ids[m.EventTime] = append(ids[m.EventTime], m.EventID)
+			}
+		}
+		for _, f := range firings(r, times) {
+			tuned := r.WithFiring(f)
+			want := expected(tuned, times, ids)
+			if got := runAthena(t, db, tuned, rules.Params{}, days[0], days[len(days)-1]); !slices.EqualFunc(got, want, equalRows) {
+				t.Errorf("%s at %s: DuckDB %d rows, replay %d:\n%s", r.ID, f, len(got), len(want), firstDifference(got, want))
+			}
+			compared += len(want)
+		}
+	}
+	if compared == 0 {
+		t.Fatal("no breaching period anywhere: the check compared nothing")
+	}
+}
+
 // catalogCloudTrailRecords are the rules' own CloudTrail test records (app log lines are not in
 // the trail), so that the corpus holds what the samples lack, such as the task role's Decrypts.
 func catalogCloudTrailRecords(t *testing.T) []string {
