@@ -85,7 +85,7 @@ func TestDashboardDrawsEveryRule(t *testing.T) {
 	ws := mustDashboard(t, Default(), s)
 	for _, r := range Default() {
 		var metric, alarm, events, note bool
-		a := r.Alarm()
+		a := r.Alarm(s.Params)
 		for _, w := range ws {
 			p := w.Properties
 			if w.Type == "text" && strings.Contains(p.Markdown, "## "+r.ID+":") {

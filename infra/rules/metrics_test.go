@@ -23,7 +23,7 @@ func TestMetricAlarmsKeepToPutMetricAlarmsLimits(t *testing.T) {
 				continue
 			}
 			checked++
-			a := v.Alarm()
+			a := v.Alarm(appKeyParams)
 			if err := ValidateMetricQueries(qs, a.ThresholdMetricID); err != nil {
 				t.Errorf("%s (%s): %v", v.ID, v.Firing, err)
 			}
