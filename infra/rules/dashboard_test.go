@@ -28,7 +28,7 @@ func dashStack() DashboardStack {
 		Title:  "kmswatch-dev",
 		Region: "eu-west-1",
 		Params: Params{TaskRoleARN: labTaskRole, KeyARNs: []string{dashAppKey, dashAuditKey},
-			KeyAliases: []string{"alias/kmswatch-dev-app", "alias/kmswatch-dev-audit"}},
+			KeyAliases: []string{"alias/kmswatch-dev-app", "alias/kmswatch-dev-audit"}, MetricNamespace: "kmswatch/kmswatch-dev"},
 		AlarmARNs:     alarms,
 		TrailLogGroup: "/kmswatch-dev/cloudtrail",
 		AppLogGroup:   "/kmswatch-dev/app",
