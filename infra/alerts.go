@@ -44,6 +44,9 @@ func newAlerts(ctx *pulumi.Context, name string, args AlertsArgs, opts ...pulumi
 	}
 	parent := pulumi.Parent(a)
 	env, names := args.Env, args.Names
+	if err := rules.ValidateMetricNamespace(names.MetricNamespace()); err != nil {
+		return nil, err
+	}
 
 	topic, err := sns.NewTopic(ctx, name+"-topic", &sns.TopicArgs{
 		Name:           pulumi.String(names.AlertTopic()),
@@ -123,17 +126,20 @@ func notifiesAtOnce(r rules.Rule) bool {
 func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.AnyOutput, args AlertsArgs,
 	topicARN pulumi.StringOutput, parent pulumi.ResourceOption) (*cloudwatch.MetricAlarm, error) {
 	logGroups := map[rules.Source]pulumi.StringInput{rules.TrailLogs: args.TrailLogGroupName, rules.AppLogs: args.AppLogGroupName}
+	// The namespace is the stack's, known before any resource: the filters publish into it and
+	// the alarm reads it (the same params render both).
+	known := rules.Params{MetricNamespace: args.Names.MetricNamespace()}
 	var filters []pulumi.Resource
 	if isLogRule(r) {
 		filter, err := newMetricFilter(ctx, name+"-filter-"+r.ID, args.Names.Alarm(r), logGroups[r.Source],
 			params.ApplyT(func(p any) string { return r.FilterPattern(p.(rules.Params)) }).(pulumi.StringOutput),
-			r.MetricTransformation(), parent)
+			r.MetricTransformation(known), parent)
 		if err != nil {
 			return nil, err
 		}
 		filters = append(filters, filter)
 	}
-	for i, pm := range r.PublishedMetrics(rules.Params{}) {
+	for i, pm := range r.PublishedMetrics(known) {
 		filter, err := newMetricFilter(ctx, name+"-filter-"+r.ID+"-"+pm.Name, args.Names.Alarm(r)+"-"+pm.Name, logGroups[pm.Source],
 			params.ApplyT(func(p any) string { return r.PublishedMetrics(p.(rules.Params))[i].Pattern }).(pulumi.StringOutput),
 			pm.Transform, parent)
@@ -142,7 +148,7 @@ func newRuleAlarm(ctx *pulumi.Context, name string, r rules.Rule, params pulumi.
 		}
 		filters = append(filters, filter)
 	}
-	spec := r.Alarm()
+	spec := r.Alarm(known)
 	actions := pulumi.Array{topicARN}
 	if args.Responder != nil && args.Responder.Enabled && slices.Contains(args.Responder.AlarmRuleIDs, r.ID) {
 		actions = append(actions, args.Responder.FunctionARN) // ALARM only: OK lifts nothing

@@ -39,7 +39,7 @@ func wantQueries(qs []rules.MetricQuery) []any {
 func checkMetricsRuleDeployed(t *testing.T, run *stackRun, cfg Config, r rules.Rule, params rules.Params) {
 	t.Helper()
 	alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-"+r.ID)
-	spec := r.Alarm()
+	spec := r.Alarm(params)
 	if got, want := alarm.in("metricQueries"), wantQueries(r.MetricQueries(params)); !reflect.DeepEqual(got, want) {
 		t.Errorf("%s: metric queries\n  %v\nwant\n  %v", r.ID, got, want)
 	}

@@ -22,6 +22,8 @@ func deployedParams(run *stackRun) rules.Params {
 		},
 		// DeleteAlias and UpdateAlias name the alias, not the key: the scope must know both.
 		KeyAliases: []string{"alias/kmswatch-dev-app", "alias/kmswatch-dev-audit"},
+		// The stack's own namespace, not another stack's in the same account.
+		MetricNamespace: "kmswatch/kmswatch-dev",
 	}
 }
 
@@ -70,7 +72,7 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 			if filter.str("logGroupName") != logGroupFor[r.Source] {
 				t.Errorf("%s: filter on %q, want %q", r.ID, filter.str("logGroupName"), logGroupFor[r.Source])
 			}
-			mt := r.MetricTransformation()
+			mt := r.MetricTransformation(params)
 			wantMT := map[string]any{"name": mt.Name, "namespace": mt.Namespace, "value": mt.Value}
 			if mt.DefaultValue != nil {
 				wantMT["defaultValue"] = strconv.FormatFloat(*mt.DefaultValue, 'f', -1, 64)
@@ -80,7 +82,7 @@ func TestAlertsDeployExactlyWhatTheRuleSetRenders(t *testing.T) {
 			}
 
 			alarm := run.named("aws:cloudwatch/metricAlarm:MetricAlarm", "alerts-alarm-"+r.ID)
-			spec := r.Alarm()
+			spec := r.Alarm(params)
 			got := rules.AlarmSpec{
 				MetricName: alarm.str("metricName"), Namespace: alarm.str("namespace"), Statistic: alarm.str("statistic"),
 				PeriodSeconds: int(alarm.num("period")), EvaluationPeriods: int(alarm.num("evaluationPeriods")),

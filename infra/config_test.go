@@ -208,11 +208,11 @@ func TestConfigRulesApplyTheStackFiring(t *testing.T) {
 		own, _ := rules.Lookup(r.ID)
 		switch r.ID {
 		case "app-kms-errors":
-			if a := r.Alarm(); a.PeriodSeconds != 300 || a.EvaluationPeriods != 3 || a.Threshold != 7 || a.DatapointsToAlarm != own.Firing.Datapoints() {
+			if a := r.Alarm(rules.Params{}); a.PeriodSeconds != 300 || a.EvaluationPeriods != 3 || a.Threshold != 7 || a.DatapointsToAlarm != own.Firing.Datapoints() {
 				t.Errorf("lab alarm %+v, want period 300, 3 periods, threshold 7 and the rule's own M", a)
 			}
 		case "app-decrypt-volume":
-			if a := r.Alarm(); a.Threshold != 40 || a.PeriodSeconds != int(own.Firing.Period.Seconds()) {
+			if a := r.Alarm(rules.Params{}); a.Threshold != 40 || a.PeriodSeconds != int(own.Firing.Period.Seconds()) {
 				t.Errorf("volume alarm %+v, want threshold 40 and the rule's own period", a)
 			}
 		default:

@@ -64,6 +64,19 @@ var (
 	logGroupName = nameRule{512, regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]+$`), nil, "CloudWatch Logs CreateLogGroup"}
 	// https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutMetricFilter.html
 	metricFilterName = nameRule{512, regexp.MustCompile(`^[^:*]+$`), nil, "CloudWatch Logs PutMetricFilter"}
+	// A metric filter's metricNamespace: at most 255, "Pattern: [^:*$]*"
+	// (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_MetricTransformation.html);
+	// an alarm's Namespace: 1 to 255, "Pattern: [^:].*" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Metric.html);
+	// ASCII without control characters, and not AWS/ (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+	metricNamespace = nameRule{255, regexp.MustCompile(`^[\x20-\x7e]+$`), func(s string) string {
+		if strings.ContainsAny(s, ":*$") {
+			return "holds one of : * $"
+		}
+		if strings.HasPrefix(s, "AWS/") {
+			return "AWS/ is reserved for AWS's metrics"
+		}
+		return ""
+	}, "CloudWatch metric namespace"}
 	// https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html
 	topicName = nameRule{256, regexp.MustCompile(`^[A-Za-z0-9_-]+$`), nil, "SNS CreateTopic"}
 	// https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html
@@ -159,6 +172,16 @@ func TestNamesFitAWSLimits(t *testing.T) {
 					spec.rule.check(t, typ+" "+res.Name, name)
 				}
 			}
+			for _, f := range run.all("aws:cloudwatch/logMetricFilter:LogMetricFilter") {
+				metricNamespace.check(t, "metric filter "+f.Name+" namespace", f.str("metricTransformation", "namespace"))
+			}
+			for _, a := range run.all("aws:cloudwatch/metricAlarm:MetricAlarm") {
+				for _, m := range alarmReads(a) {
+					if ns := namespaceOf(m); !strings.HasPrefix(ns, "AWS/") {
+						metricNamespace.check(t, "alarm "+a.Name+" namespace", ns)
+					}
+				}
+			}
 			db := run.one("aws:rds/instance:Instance")
 			rdsSnapshot.check(t, "final snapshot", db.str("finalSnapshotIdentifier"))
 			postgresDBName.check(t, "database name", db.str("dbName"))
@@ -194,6 +217,28 @@ func TestStackNamePrefixIsShortStableAndDistinct(t *testing.T) {
 	}
 	if newStackNames("kmswatch", "production-eu-west-1-blue").Prefix() != a {
 		t.Error("prefix not stable across runs")
+	}
+}
+
+// The stack's metric namespace is "kmswatch/<prefix>": the longest prefix naming.go makes
+// (maxPrefixLen, a long stack name shortened with its hash) keeps it within CloudWatch's 255.
+func TestStackMetricNamespaceFitsForTheLongestPrefix(t *testing.T) {
+	for _, stack := range append([]string{"production-eu-west-1-blue", strings.Repeat("x", 300)}, stackNamesUnderTest...) {
+		n := newStackNames("kmswatch", stack)
+		ns := n.MetricNamespace()
+		if ns != "kmswatch/"+n.Prefix() {
+			t.Errorf("%s: namespace %q, want kmswatch/%s", stack, ns, n.Prefix())
+		}
+		if len(stack) > maxPrefixLen && len(n.Prefix()) != maxPrefixLen {
+			t.Errorf("%s: prefix %q is not the longest naming.go makes (%d)", stack, n.Prefix(), maxPrefixLen)
+		}
+		metricNamespace.check(t, stack+" metric namespace", ns)
+		if err := rules.ValidateMetricNamespace(ns); err != nil {
+			t.Error(err)
+		}
+	}
+	if longest := len("kmswatch/") + maxPrefixLen; longest > 255 {
+		t.Errorf("the longest stack namespace has %d characters; CloudWatch takes 255", longest)
 	}
 }
 

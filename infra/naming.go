@@ -71,6 +71,11 @@ func (n stackNames) FinalSnapshot() string { return n.prefix + "-db-final" }
 func (n stackNames) KeyAlias() string      { return "alias/" + n.prefix + "-app" }
 func (n stackNames) AuditKeyAlias() string { return "alias/" + n.prefix + "-audit" }
 
+// MetricNamespace is where the stack's metric filters publish and its alarms and dashboard read:
+// "kmswatch/<prefix>", its own, so that another stack in the account (dev-<account>, any STACK)
+// neither counts into this stack's metrics nor fires its alarms and responder.
+func (n stackNames) MetricNamespace() string { return rules.StackMetricNamespace(n.prefix) }
+
 // Predicted ARNs: policies created before these resources must name them exactly.
 func (e awsEnv) trailARN(n stackNames) string   { return e.arn("cloudtrail", "trail/"+n.Trail()) }
 func (e awsEnv) logGroupARN(name string) string { return e.arn("logs", "log-group:"+name) }
@@ -83,8 +88,8 @@ func (e awsEnv) eventRuleARN(name string) string {
 // stackParams are the values the rules compare with in this stack: the task role, the app key
 // (whose per-key metrics the Metrics rules read), the two keys, and the aliases people and the app
 // name them by (DeleteAlias and UpdateAlias calls name the alias, not the key, so the key scope
-// needs both).
+// needs both); and the stack's own metric namespace.
 func stackParams(taskRoleARN, appKeyARN string, keyARNs []string, n stackNames) rules.Params {
 	return rules.Params{TaskRoleARN: taskRoleARN, AppKeyARN: appKeyARN, KeyARNs: keyARNs,
-		KeyAliases: []string{n.KeyAlias(), n.AuditKeyAlias()}}
+		KeyAliases: []string{n.KeyAlias(), n.AuditKeyAlias()}, MetricNamespace: n.MetricNamespace()}
 }

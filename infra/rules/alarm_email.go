@@ -87,7 +87,8 @@ func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body st
 	subject = fmt.Sprintf("%s: %q in %s", t.To, name, nc.RegionName)
 	at := t.At.UTC().Format(cloudWatchTime)
 	reason := t.Reason(r.Firing)
-	a := r.Alarm()
+	p := Params{AppKeyARN: nc.AppKeyARN}
+	a := r.Alarm(p)
 	var b strings.Builder
 	fmt.Fprintf(&b, "You are receiving this email because your Amazon CloudWatch Alarm %q in the %s region has entered the %s state, because %q at %q.\n\n",
 		name, nc.RegionName, t.To, reason, at)
@@ -99,7 +100,7 @@ func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body st
 	fmt.Fprintf(&b, "- Timestamp:                  %s\n", at)
 	fmt.Fprintf(&b, "- AWS Account:                %s\n", nc.Account)
 	fmt.Fprintf(&b, "- Alarm Arn:                  arn:aws:cloudwatch:%s:%s:alarm:%s\n\n", nc.Region, nc.Account, name)
-	if queries := r.MetricQueries(Params{AppKeyARN: nc.AppKeyARN}); queries != nil {
+	if queries := r.MetricQueries(p); queries != nil {
 		writeMonitoredMetrics(&b, a, queries)
 		fmt.Fprintf(&b, "State Change Actions:\n- OK: [%s]\n- ALARM: [%s]\n- INSUFFICIENT_DATA:\n", nc.TopicARN, nc.TopicARN)
 		return subject, b.String()

@@ -141,7 +141,7 @@ func appDecryptUnserved() Rule {
 		metrics: &metricAlarm{
 			inputs: []metricInput{
 				kmsDecryptsInput(),
-				{id: "served", label: "decrypts the app served (its decrypt_served lines)", namespace: MetricNamespace, name: appServedMetric,
+				{id: "served", label: "decrypts the app served (its decrypt_served lines)", name: appServedMetric,
 					published: true, publishFrom: AppLogs, when: []cond{equals("event", "decrypt_served")}},
 			},
 			// "Missing values in a time series are treated as 0" in arithmetic: a minute with no

@@ -149,7 +149,7 @@ func ruleRows(g *grid, r Rule, s DashboardStack) error {
 // https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_cloudwatch.AlarmWidget.html). The
 // alarms' states are in the alarm status widget at the top.
 func alarmRow(g *grid, r Rule, s DashboardStack) error {
-	a := r.Alarm()
+	a := r.Alarm(s.Params)
 	arn, ok := s.AlarmARNs[r.ID]
 	queries := r.MetricQueries(s.Params)
 	switch {

@@ -28,7 +28,7 @@ func dashStack() DashboardStack {
 		Title:  "kmswatch-dev",
 		Region: "eu-west-1",
 		Params: Params{TaskRoleARN: labTaskRole, KeyARNs: []string{dashAppKey, dashAuditKey},
-			KeyAliases: []string{"alias/kmswatch-dev-app", "alias/kmswatch-dev-audit"}},
+			KeyAliases: []string{"alias/kmswatch-dev-app", "alias/kmswatch-dev-audit"}, MetricNamespace: "kmswatch/kmswatch-dev"},
 		AlarmARNs:     alarms,
 		TrailLogGroup: "/kmswatch-dev/cloudtrail",
 		AppLogGroup:   "/kmswatch-dev/app",
@@ -85,7 +85,7 @@ func TestDashboardDrawsEveryRule(t *testing.T) {
 	ws := mustDashboard(t, Default(), s)
 	for _, r := range Default() {
 		var metric, alarm, events, note bool
-		a := r.Alarm()
+		a := r.Alarm(s.Params)
 		for _, w := range ws {
 			p := w.Properties
 			if w.Type == "text" && strings.Contains(p.Markdown, "## "+r.ID+":") {

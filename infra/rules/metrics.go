@@ -63,13 +63,24 @@ type metricAlarm struct {
 
 // metricInput is one metric an alarm reads. AWS publishes it (AWS/KMS), and when are the
 // CloudTrail records it counts, which replay, the rehearsal and the cases judge; or the stack
-// publishes it with a metric filter on publishFrom's log group, whose pattern when renders.
+// publishes it with a metric filter on publishFrom's log group, whose pattern when renders, in
+// the stack's namespace (Params.Namespace).
 type metricInput struct {
-	id, label, namespace, name string
-	dims                       []metricDim
-	publishFrom                Source // AppLogs or TrailLogs: a metric filter publishes it
-	published                  bool   // false: an AWS-published metric
-	when                       []cond
+	id, label, name string
+	namespace       string // an AWS-published metric's; unset for a published one
+	dims            []metricDim
+	publishFrom     Source // AppLogs or TrailLogs: a metric filter publishes it
+	published       bool   // false: an AWS-published metric
+	when            []cond
+}
+
+// namespaceIn is where the input's metric is: AWS's namespace, or p's for a metric the stack's
+// filter publishes, so that the alarm reads exactly what its filter writes.
+func (in metricInput) namespaceIn(p Params) string {
+	if in.published {
+		return p.Namespace()
+	}
+	return in.namespace
 }
 
 // metricDim is a dimension whose value is fixed, or a deployment value (param).
@@ -97,8 +108,8 @@ func (m *metricAlarm) watchedID() string {
 }
 
 // MetricQueries are the rule's alarm as a Metrics array, or nil for an alarm on one metric
-// filter's metric (Alarm's MetricName). p gives the dimensions' deployment values; without the
-// app key the dimension shows AppKeyPlaceholder.
+// filter's metric (Alarm's MetricName). p gives the dimensions' deployment values (without the
+// app key the dimension shows AppKeyPlaceholder) and the namespace of the stack's own metrics.
 func (r Rule) MetricQueries(p Params) []MetricQuery {
 	period := int(r.Firing.Period.Seconds())
 	var qs []MetricQuery
@@ -107,7 +118,7 @@ func (r Rule) MetricQueries(p Params) []MetricQuery {
 	case r.metrics != nil:
 		m := r.metrics
 		for _, in := range m.inputs {
-			q := MetricQuery{ID: in.id, Label: in.label, Metric: &MetricStat{Namespace: in.namespace, MetricName: in.name,
+			q := MetricQuery{ID: in.id, Label: in.label, Metric: &MetricStat{Namespace: in.namespaceIn(p), MetricName: in.name,
 				Dimensions: in.dimensions(p), PeriodSeconds: period, Stat: "Sum"}}
 			qs = append(qs, q)
 		}
@@ -116,7 +127,7 @@ func (r Rule) MetricQueries(p Params) []MetricQuery {
 		}
 		watched = m.watchedID()
 	case r.Firing.AnomalyBand > 0 && r.MetricName != "":
-		qs = []MetricQuery{{ID: "events", Label: r.Title, Metric: &MetricStat{Namespace: MetricNamespace, MetricName: r.MetricName,
+		qs = []MetricQuery{{ID: "events", Label: r.Title, Metric: &MetricStat{Namespace: p.Namespace(), MetricName: r.MetricName,
 			PeriodSeconds: period, Stat: "Sum"}}}
 		watched = "events"
 	default:
@@ -157,7 +168,8 @@ type PublishedMetric struct {
 	Transform MetricTransformation
 }
 
-// PublishedMetrics are the metric filters the rule's alarm depends on, besides any of its own.
+// PublishedMetrics are the metric filters the rule's alarm depends on, besides any of its own,
+// publishing into p's namespace.
 func (r Rule) PublishedMetrics(p Params) []PublishedMetric {
 	if r.metrics == nil {
 		return nil
@@ -170,7 +182,7 @@ func (r Rule) PublishedMetrics(p Params) []PublishedMetric {
 		pr := Rule{when: in.when, style: styleLab, Source: in.publishFrom}
 		zero := 0.0
 		out = append(out, PublishedMetric{Name: in.id, Source: in.publishFrom, Pattern: pr.FilterPattern(p),
-			Transform: MetricTransformation{Name: in.name, Namespace: in.namespace, Value: "1", DefaultValue: &zero}})
+			Transform: MetricTransformation{Name: in.name, Namespace: in.namespaceIn(p), Value: "1", DefaultValue: &zero}})
 	}
 	return out
 }

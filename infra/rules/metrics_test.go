@@ -23,7 +23,7 @@ func TestMetricAlarmsKeepToPutMetricAlarmsLimits(t *testing.T) {
 				continue
 			}
 			checked++
-			a := v.Alarm()
+			a := v.Alarm(appKeyParams)
 			if err := ValidateMetricQueries(qs, a.ThresholdMetricID); err != nil {
 				t.Errorf("%s (%s): %v", v.ID, v.Firing, err)
 			}
@@ -144,6 +144,93 @@ func TestOnlyRulesAboutTheTaskRolesCredentialsContain(t *testing.T) {
 	for _, r := range Default() {
 		if r.CanContain() != want[r.ID] {
 			t.Errorf("%s: CanContain %v, want %v", r.ID, r.CanContain(), want[r.ID])
+		}
+	}
+}
+
+// A stack's namespace reaches everything that names the rules' own metrics, the filters and the
+// alarms alike, the metric-math alarm's served input and an anomaly band's input included; AWS's
+// metrics stay where AWS publishes them; without one, every rendering keeps MetricNamespace.
+func TestTheStacksNamespaceIsWhereItsFiltersPublishAndItsAlarmsRead(t *testing.T) {
+	const ns = "kmswatch/kmswatch-prod"
+	stack := appKeyParams
+	stack.MetricNamespace = ns
+	if got := (Params{}).Namespace(); got != "kmswatch" {
+		t.Errorf("default namespace %q, want kmswatch", got)
+	}
+	if got := StackMetricNamespace("kmswatch-prod"); got != ns {
+		t.Errorf("StackMetricNamespace = %q, want %q", got, ns)
+	}
+	adaptive := map[string]Firing{}
+	for _, r := range Default() {
+		if r.Adaptive() {
+			f := r.Firing
+			f.AnomalyBand = 2
+			adaptive[r.ID] = f
+		}
+	}
+	var rs []Rule
+	for _, r := range Default() {
+		rs = append(rs, r)
+		if f, ok := adaptive[r.ID]; ok {
+			rs = append(rs, r.WithFiring(f))
+		}
+	}
+	for _, r := range rs {
+		for _, tc := range []struct {
+			p    Params
+			want string
+		}{{stack, ns}, {appKeyParams, MetricNamespace}} {
+			if r.MetricName != "" {
+				if got := r.MetricTransformation(tc.p).Namespace; got != tc.want {
+					t.Errorf("%s: filter publishes into %q, want %q", r.ID, got, tc.want)
+				}
+			}
+			if a := r.Alarm(tc.p); a.Namespace != "" && a.Namespace != tc.want {
+				t.Errorf("%s: alarm reads %q, want %q", r.ID, a.Namespace, tc.want)
+			}
+			written := map[string]bool{}
+			if r.MetricName != "" {
+				written[r.MetricName] = true
+			}
+			for _, pm := range r.PublishedMetrics(tc.p) {
+				if pm.Transform.Namespace != tc.want {
+					t.Errorf("%s: publishes %s into %q, want %q", r.ID, pm.Name, pm.Transform.Namespace, tc.want)
+				}
+				written[pm.Transform.Name] = true
+			}
+			for _, q := range r.MetricQueries(tc.p) {
+				m := q.Metric
+				switch {
+				case m == nil:
+				case m.Namespace == kmsNamespace:
+				case m.Namespace != tc.want || !written[m.MetricName]:
+					t.Errorf("%s (%s): query %s reads %s %s, not a metric the rule's filters write into %q", r.ID, r.Firing, q.ID, m.Namespace, m.MetricName, tc.want)
+				}
+			}
+		}
+	}
+	r, _ := Lookup("app-decrypt-unserved")
+	var served *MetricStat
+	for _, q := range r.MetricQueries(stack) {
+		if q.ID == "served" {
+			served = q.Metric
+		}
+	}
+	if served == nil || served.Namespace != ns {
+		t.Errorf("the unserved alarm's served input %+v, want it in %s", served, ns)
+	}
+}
+
+func TestValidateMetricNamespace(t *testing.T) {
+	for _, ok := range []string{"kmswatch", "kmswatch/kmswatch-dev", StackMetricNamespace("kmswatch-security-t-1a2b3c"), strings.Repeat("n", 255)} {
+		if err := ValidateMetricNamespace(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", strings.Repeat("n", 256), "AWS/KMS", "kmswatch:dev", "kms*", "kms$", "kms\tdev", "kmswätch"} {
+		if err := ValidateMetricNamespace(bad); err == nil {
+			t.Errorf("%q: accepted", bad)
 		}
 	}
 }

@@ -85,11 +85,11 @@ type MetricTransformation struct {
 	DefaultValue *float64 // nil: publish nothing when no event matches
 }
 
-// MetricTransformation returns the rule's metric: 1 per matching event, 0 when logs arrive but none
-// match, so the graph shows a quiet period as zero rather than a gap.
-func (r Rule) MetricTransformation() MetricTransformation {
+// MetricTransformation returns the rule's metric, in p's namespace: 1 per matching event, 0 when
+// logs arrive but none match, so the graph shows a quiet period as zero rather than a gap.
+func (r Rule) MetricTransformation(p Params) MetricTransformation {
 	zero := 0.0
-	return MetricTransformation{Name: r.MetricName, Namespace: MetricNamespace, Value: "1", DefaultValue: &zero}
+	return MetricTransformation{Name: r.MetricName, Namespace: p.Namespace(), Value: "1", DefaultValue: &zero}
 }
 
 // AlarmSpec is a CloudWatch metric alarm on a rule's metric. With MetricName empty the alarm
@@ -105,8 +105,9 @@ type AlarmSpec struct {
 	ThresholdMetricID                string `json:",omitempty"` // the anomaly band's query id; Threshold is then unused
 }
 
-// Alarm returns the alarm for a rule that has one; the zero AlarmSpec for an immediate rule.
-func (r Rule) Alarm() AlarmSpec {
+// Alarm returns the alarm for a rule that has one, on its metric in p's namespace (the one
+// MetricTransformation publishes into); the zero AlarmSpec for an immediate rule.
+func (r Rule) Alarm(p Params) AlarmSpec {
 	if r.Firing.Immediate || (r.MetricName == "" && r.metrics == nil) {
 		return AlarmSpec{}
 	}
@@ -122,7 +123,7 @@ func (r Rule) Alarm() AlarmSpec {
 		TreatMissingData: "notBreaching",
 	}
 	if r.metrics == nil && r.Firing.AnomalyBand == 0 {
-		a.MetricName, a.Namespace, a.Statistic = r.MetricName, MetricNamespace, "Sum"
+		a.MetricName, a.Namespace, a.Statistic = r.MetricName, p.Namespace(), "Sum"
 	}
 	if r.Firing.AnomalyBand > 0 {
 		// Only an upper breach means abuse; "LessThanLowerOrGreaterThanUpperThreshold,

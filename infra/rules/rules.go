@@ -8,11 +8,51 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
-// MetricNamespace is the CloudWatch namespace of every metric the rules publish.
+// MetricNamespace is the CloudWatch namespace of the metrics the rules publish when no stack is
+// named (Params.MetricNamespace empty): what the offline renderings show. A deployed stack
+// publishes into its own namespace below it, StackMetricNamespace, so that two stacks in one
+// account never count into, and alarm on, each other's metrics.
 const MetricNamespace = "kmswatch"
+
+// StackMetricNamespace is the namespace a stack's metric filters publish into and its alarms
+// read: "kmswatch/<stack prefix>", e.g. "kmswatch/kmswatch-dev".
+func StackMetricNamespace(stackPrefix string) string { return MetricNamespace + "/" + stackPrefix }
+
+// maxNamespaceLength is CloudWatch's limit on a namespace; namespaceChars what it refuses in one.
+// A metric filter's metricNamespace: "Length Constraints: Maximum length of 255. Pattern: [^:*$]*"
+// (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_MetricTransformation.html);
+// an alarm's or a query's metric Namespace: "Minimum length of 1. Maximum length of 255. Pattern:
+// [^:].*" (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Metric.html);
+// PutMetricData: "You can use ASCII characters for the namespace, except for control characters",
+// and "you should not specify a namespace that begins with AWS/" (AWS's own)
+// (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html).
+const (
+	maxNamespaceLength = 255
+	namespaceForbidden = ":*$"
+)
+
+// ValidateMetricNamespace checks a namespace for the stack's metrics against what both a metric
+// filter and an alarm accept: 1 to 255 printable ASCII characters, none of : * $, not AWS/.
+func ValidateMetricNamespace(ns string) error {
+	switch {
+	case ns == "" || len(ns) > maxNamespaceLength:
+		return fmt.Errorf("metric namespace %q: CloudWatch takes 1 to %d characters", ns, maxNamespaceLength)
+	case strings.HasPrefix(ns, "AWS/"):
+		return fmt.Errorf("metric namespace %q: AWS/ is reserved for AWS's own metrics", ns)
+	case strings.ContainsAny(ns, namespaceForbidden):
+		return fmt.Errorf("metric namespace %q: a metric filter's namespace may not hold %s", ns, namespaceForbidden)
+	}
+	for _, c := range ns {
+		if c < 0x20 || c > 0x7e {
+			return fmt.Errorf("metric namespace %q: ASCII without control characters only", ns)
+		}
+	}
+	return nil
+}
 
 // RoleARNPlaceholder stands in for the task role ARN when none is given, as the lab's guide writes it.
 const RoleARNPlaceholder = "<task role ARN>"
@@ -166,6 +206,17 @@ type Params struct {
 	// AppKeyARN is the key the app encrypts with, the one key whose per-key metrics the Metrics
 	// rules watch; "" renders AppKeyPlaceholder and matches no record.
 	AppKeyARN string
+	// MetricNamespace is where the stack's metric filters publish and its alarms and dashboard
+	// read them (StackMetricNamespace); "" is MetricNamespace, as offline renderings show it.
+	MetricNamespace string
+}
+
+// Namespace is the namespace of the metrics the rules publish: the stack's, else MetricNamespace.
+func (p Params) Namespace() string {
+	if p.MetricNamespace == "" {
+		return MetricNamespace
+	}
+	return p.MetricNamespace
 }
 
 // Rule is one detection: what to look for (its condition) and how it fires.

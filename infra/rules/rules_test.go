@@ -236,7 +236,7 @@ func writeMetricAlarm(t *testing.T, b *strings.Builder, r Rule) {
 		}
 		return out.String()
 	}
-	b.WriteString("alarm:\n" + indented(r.Alarm()))
+	b.WriteString("alarm:\n" + indented(r.Alarm(Params{})))
 	for _, p := range []Params{{}, appKeyParams} {
 		b.WriteString("metric queries with app key " + strconv.Quote(p.AppKeyARN) + ":\n" + indented(r.MetricQueries(p)))
 	}
@@ -289,7 +289,7 @@ func TestDefaultRulesAreComplete(t *testing.T) {
 			t.Errorf("%s: an Offline rule is replayed only, per record: firing %v, join %v", r.ID, r.Firing, r.join)
 		}
 		if r.Source == Metrics {
-			if err := ValidateMetricQueries(r.MetricQueries(appKeyParams), r.Alarm().ThresholdMetricID); err != nil {
+			if err := ValidateMetricQueries(r.MetricQueries(appKeyParams), r.Alarm(appKeyParams).ThresholdMetricID); err != nil {
 				t.Errorf("%s: %v", r.ID, err)
 			}
 		}
@@ -333,7 +333,7 @@ func TestWithFiringKeepsEventBridgeImmediate(t *testing.T) {
 	}
 	r, _ = Lookup("app-decrypt-volume")
 	f := Firing{Period: 10 * time.Minute, EvaluationPeriods: 2, DatapointsToAlarm: 2, Threshold: 50}
-	if got := r.WithFiring(f).Alarm(); got.PeriodSeconds != 600 || got.EvaluationPeriods != 2 || got.DatapointsToAlarm != 2 || got.Threshold != 50 {
+	if got := r.WithFiring(f).Alarm(Params{}); got.PeriodSeconds != 600 || got.EvaluationPeriods != 2 || got.DatapointsToAlarm != 2 || got.Threshold != 50 {
 		t.Errorf("alarm after override = %+v", got)
 	}
 }
@@ -359,19 +359,19 @@ func TestWithFiringKeepsTheRulesDatapointsToAlarm(t *testing.T) {
 
 func TestAlarmAndMetric(t *testing.T) {
 	r, _ := Lookup("app-kms-errors")
-	a := r.Alarm()
+	a := r.Alarm(labParams)
 	if a.MetricName != "AppKmsErrors" || a.Namespace != MetricNamespace || a.Statistic != "Sum" ||
 		a.ComparisonOperator != "GreaterThanOrEqualToThreshold" || a.TreatMissingData != "notBreaching" ||
 		a.PeriodSeconds != 60 || a.EvaluationPeriods != 21 || a.DatapointsToAlarm != 1 || a.Threshold != 2 {
 		t.Errorf("alarm = %+v", a)
 	}
-	mt := r.MetricTransformation()
+	mt := r.MetricTransformation(labParams)
 	if mt.Name != "AppKmsErrors" || mt.Namespace != MetricNamespace || mt.Value != "1" || mt.DefaultValue == nil || *mt.DefaultValue != 0 {
 		t.Errorf("metric transformation = %+v", mt)
 	}
 	p, _ := Lookup("kms-key-policy-change")
-	if (p.Alarm() != AlarmSpec{}) || p.FilterPattern(labParams) != "" {
-		t.Errorf("EventBridge rule has alarm %+v or pattern %q", p.Alarm(), p.FilterPattern(labParams))
+	if (p.Alarm(labParams) != AlarmSpec{}) || p.FilterPattern(labParams) != "" {
+		t.Errorf("EventBridge rule has alarm %+v or pattern %q", p.Alarm(labParams), p.FilterPattern(labParams))
 	}
 	if qs := r.MetricQueries(labParams); qs != nil {
 		t.Errorf("a metric filter's alarm without a band reads no Metrics array: %+v", qs)

@@ -100,7 +100,7 @@ func TestAnomalyBandIsASettingOfTheAdaptiveRulesOnly(t *testing.T) {
 		t.Errorf("bands %v", bands)
 	}
 	for _, r := range got {
-		a := r.Alarm()
+		a := r.Alarm(Params{})
 		switch {
 		case r.Firing.AnomalyBand > 0 && (a.ComparisonOperator != "GreaterThanUpperThreshold" || a.ThresholdMetricID != "band"):
 			t.Errorf("%s: band %g but alarm %+v", r.ID, r.Firing.AnomalyBand, a)

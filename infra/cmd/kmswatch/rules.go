@@ -143,10 +143,10 @@ func viewRule(r rules.Rule, p rules.Params) ruleView {
 		Runbook: r.Runbook, References: r.References,
 	}
 	if r.MetricName != "" {
-		mt := r.MetricTransformation()
+		mt := r.MetricTransformation(p)
 		v.Metric = &metricView{Namespace: mt.Namespace, Name: mt.Name, Value: mt.Value, DefaultValue: mt.DefaultValue}
 	}
-	if a := r.Alarm(); a != (rules.AlarmSpec{}) {
+	if a := r.Alarm(p); a != (rules.AlarmSpec{}) {
 		v.Alarm = &a
 		v.MetricQueries = r.MetricQueries(p)
 	}
@@ -186,7 +186,7 @@ func writeRulesTable(w io.Writer, rs []rules.Rule, p rules.Params) {
 		if r.CanContain() {
 			contain = "may" // containOnRules may name it
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Source, r.Firing, metricColumn(r), contain)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Source, r.Firing, metricColumn(r, p), contain)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nCONTAIN: may the stack setting containOnRules name the rule (its alarm is about the task role's credentials).")
@@ -208,15 +208,15 @@ func writeRulesTable(w io.Writer, rs []rules.Rule, p rules.Params) {
 	}
 }
 
-// metricColumn is what the rule's alarm watches, in a word.
-func metricColumn(r rules.Rule) string {
+// metricColumn is what the rule's alarm watches, in a word, in p's namespace.
+func metricColumn(r rules.Rule, p rules.Params) string {
 	switch {
 	case r.MetricName != "":
-		return rules.MetricNamespace + "/" + r.MetricName
+		return p.Namespace() + "/" + r.MetricName
 	case r.Expression() != "":
 		return r.Expression()
 	}
-	for _, q := range r.MetricQueries(rules.Params{}) {
+	for _, q := range r.MetricQueries(p) {
 		if q.Metric != nil {
 			return q.Metric.Namespace + "/" + q.Metric.MetricName
 		}
@@ -227,7 +227,7 @@ func metricColumn(r rules.Rule) string {
 // alarmLines render the rule's alarm: what it compares, with what, over how many periods, and
 // the metrics an expression or a band reads.
 func alarmLines(r rules.Rule, p rules.Params) []string {
-	a := r.Alarm()
+	a := r.Alarm(p)
 	if a == (rules.AlarmSpec{}) {
 		return nil
 	}
