@@ -88,6 +88,9 @@ func (r Rule) AlarmEmail(t Transition, nc NotificationContext) (subject, body st
 	at := t.At.UTC().Format(cloudWatchTime)
 	reason := t.Reason(r.Firing)
 	p := Params{AppKeyARN: nc.AppKeyARN}
+	if nc.StackPrefix != "" {
+		p.MetricNamespace = StackMetricNamespace(nc.StackPrefix) // the namespace the stack's alarm reads
+	}
 	a := r.Alarm(p)
 	var b strings.Builder
 	fmt.Fprintf(&b, "You are receiving this email because your Amazon CloudWatch Alarm %q in the %s region has entered the %s state, because %q at %q.\n\n",

@@ -239,6 +239,7 @@ func TestAlarmEmail(t *testing.T) {
 		"- State Change:               OK -> ALARM",
 		"1 out of the last 21 datapoints [3.0 (24/11/26 10:00:00)] was greater than or equal to the threshold (2.0) (minimum 1 datapoint for OK -> ALARM transition)",
 		"- Timestamp:                  Tuesday 24 November, 2026 10:01:00 UTC",
+		"- MetricNamespace:                     kmswatch/kmswatch-dev\n", // the stack's, as its alarm reads it
 		"- MetricName:                          AppKmsErrors",
 		"GreaterThanOrEqualToThreshold 2.0 for at least 1 of the last 21 period(s) of 60 seconds",
 		"- TreatMissingData:                    notBreaching",

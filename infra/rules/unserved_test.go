@@ -121,7 +121,7 @@ func TestUnservedAlarmEmailNamesItsMetrics(t *testing.T) {
 	for _, want := range []string{
 		"when the value it watches is GreaterThanOrEqualToThreshold 5.0 for at least 2 of the last 12 period(s) of 60 seconds",
 		"- kms: AWS/KMS SuccessfulRequest [KeyArn=" + exampleKeyARN + ", Operation=Decrypt], Sum per 60 seconds\n",
-		"- served: kmswatch AppDecryptsServed [], Sum per 60 seconds\n",
+		"- served: kmswatch/kmswatch-dev AppDecryptsServed [], Sum per 60 seconds\n",
 		"- unserved = kms - served (the value the alarm watches)\n",
 	} {
 		if !strings.Contains(body, want) {
