@@ -161,8 +161,17 @@ func TestConcurrentEncryptDecrypt(t *testing.T) {
 			if killConnections && killed.Load() == 0 {
 				t.Fatal("no connection was killed: the fault was not injected")
 			}
-			if unavailable.Load() > workers*perWorker/20 {
-				t.Errorf("%d of %d encrypts unavailable: recovery too slow", unavailable.Load(), workers*perWorker)
+			// A terminated backend fails at most the one statement in flight on it (pgx drops the
+			// connection, the pool dials a new one), so every 503 needs a kill of its own; more 503s
+			// than kills would mean a failure outlives the fault. This holds however slow the machine,
+			// unlike a share of the run (which the rounds of kills, 50 ms apart, make time-dependent).
+			if unavailable.Load() > killed.Load() {
+				t.Errorf("%d encrypts unavailable but only %d backends killed: failures outlive the fault", unavailable.Load(), killed.Load())
+			}
+			// And the service keeps serving while it happens: most encrypts succeed. Here 0 to 1 of 320
+			// fail; the bound is loose because a loaded machine lets more statements meet a kill.
+			if unavailable.Load() > workers*perWorker/4 {
+				t.Errorf("%d of %d encrypts unavailable: the service stops serving under the fault", unavailable.Load(), workers*perWorker)
 			}
 			if !killConnections && len(encrypted) != workers*perWorker {
 				t.Errorf("%d of %d encrypts succeeded without faults", len(encrypted), workers*perWorker)
