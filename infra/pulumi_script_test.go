@@ -186,6 +186,16 @@ func TestPulumiScriptSetsTheAddressFromALERT_EMAILAndRefusesWithoutOne(t *testin
 	wantOutput(t, out, "alertEmail is not set", "ALERT_EMAIL=<you@your-domain> make up")
 	r.neverCalled(t, "pulumi up")
 
+	// Preview stops the same way: the real CLI refuses a stack without alertEmail, and answers no
+	// other `config get` until it is set, so the allowedCidrs warning would silently go missing.
+	r = newScriptRig(t)
+	out, code = r.run(t, []string{"STUB_EMAIL="}, "pulumi.sh", "preview")
+	if code != 1 {
+		t.Errorf("preview: exit %d, want 1:\n%s", code, out)
+	}
+	wantOutput(t, out, "alertEmail is not set")
+	r.neverCalled(t, "pulumi preview")
+
 	r = newScriptRig(t)
 	out, code = r.run(t, []string{"YES=1", "ALERT_EMAIL=secops@corp.example.org"}, "pulumi.sh", "up")
 	if code != 0 {

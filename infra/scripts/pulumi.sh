@@ -249,8 +249,10 @@ if [ -n "${ALERT_EMAIL:-}" ]; then
 fi
 email="$(pulumi config get alertEmail --stack "$STACK" 2>/dev/null || true)"
 # Which addresses are acceptable is the program's decision (infra/config.go); unset is caught here,
-# before the image build, with the one way to set it.
-if [ "$command" = up ] && [ -z "$email" ]; then
+# before the image build, with the one way to set it. For preview too: the CLI refuses a stack
+# without its required setting, and until it is set `pulumi config get` answers nothing else, so
+# the allowedCidrs warning below could not be given either.
+if { [ "$command" = up ] || [ "$command" = preview ]; } && [ -z "$email" ]; then
   die "alertEmail is not set: alerts would go to nobody. Set it with ALERT_EMAIL=<you@your-domain> make up (or pulumi config set alertEmail ..., which writes Pulumi.$STACK.yaml)"
 fi
 
