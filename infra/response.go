@@ -140,11 +140,13 @@ func newResponse(ctx *pulumi.Context, name string, args ResponseArgs, opts ...pu
 		Role:           role.Arn,
 		MemorySize:     pulumi.Int(128),
 		Timeout:        pulumi.Int(60),
-		// Small on purpose: the containment claim already serializes containments, and an
-		// invocation throttled by it is queued and retried by Lambda, not lost.
-		// https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html
-		ReservedConcurrentExecutions: pulumi.Int(2),
-		LoggingConfig:                &lambda.FunctionLoggingConfigArgs{LogFormat: pulumi.String("Text"), LogGroup: logGroup.Name},
+		// No reserved concurrency: Lambda lets a function reserve only up to the account's
+		// unreserved concurrency "minus 100 for functions that don't have reserved concurrency",
+		// so in an account whose quota is 100 or less (new accounts can start well under the
+		// default) any reservation fails the first pulumi up. Nothing needs it: the containment claim (a conditional write to the records
+		// table) serializes containments whatever runs at once.
+		// https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+		LoggingConfig: &lambda.FunctionLoggingConfigArgs{LogFormat: pulumi.String("Text"), LogGroup: logGroup.Name},
 		Environment: &lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
 			"RESPONSE_MODE":        pulumi.String(string(args.Mode)),
 			"TASK_ROLE_NAME":       args.TaskRole.Name,

@@ -28,8 +28,14 @@ func TestResponderIsTheLambdaItShouldBe(t *testing.T) {
 	fn := run.one("aws:lambda/function:Function")
 	role := run.named("aws:iam/role:Role", "identity-task-role")
 	if fn.str("runtime") != "provided.al2023" || !slices.Equal(fn.strings("architectures"), []string{"arm64"}) ||
-		fn.str("handler") != "bootstrap" || fn.num("reservedConcurrentExecutions") != 2 {
+		fn.str("handler") != "bootstrap" {
 		t.Errorf("function %v", fn.Inputs)
+	}
+	// A reservation fails the deploy in accounts whose concurrency quota is 100 or less: Lambda
+	// keeps 100 unreserved. The containment claim serializes.
+	// https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+	if v, set := fn.Inputs["reservedConcurrentExecutions"]; set && v != nil {
+		t.Errorf("reservedConcurrentExecutions = %v, want none", v)
 	}
 	if fn.Parent != run.one("kmswatch:response:Response").URN {
 		t.Error("the function is not the response component's")
