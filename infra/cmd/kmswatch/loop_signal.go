@@ -34,6 +34,15 @@ type firing struct {
 	details []string
 }
 
+// alarmFiring is what an alarm's move to ALARM hands the loop: the payload CloudWatch sends the
+// responder, the transition as one line, and the details, the SNS email's subject last.
+func alarmFiring(rule rules.Rule, name string, tr rules.Transition, details ...string) firing {
+	subject, _ := rule.AlarmEmail(tr, rehearsalRegion)
+	return firing{at: tr.At, payload: alarmPayload(name, tr, rule.Firing),
+		got:     fmt.Sprintf("%s %s -> %s: %s", name, tr.From, tr.To, tr.Reason(rule.Firing)),
+		details: append(details, "email from SNS: "+subject)}
+}
+
 // decryptVolumeAlarm is the app-decrypt-volume alarm: the trail's successful Decrypts by the task role,
 // counted by the rules' alarm evaluation on the data CloudWatch Logs has received (l.delay late), as the
 // lab scenario counts them.
@@ -52,28 +61,23 @@ func decryptVolumeAlarm() signal {
 			if err := tally.update(l); err != nil {
 				return firing{}, false, err
 			}
-			for _, tr := range rules.EvaluateArrivals(rule.Firing, rules.Delayed(tally.times, l.delay)).Transitions {
-				if tr.To != rules.StateAlarm || tr.At.After(now) {
-					continue
-				}
-				subject, _ := rule.AlarmEmail(tr, rehearsalRegion)
-				got := fmt.Sprintf("%s %s -> %s: %s", name, tr.From, tr.To, tr.Reason(rule.Firing))
-				delivered := 0
-				for _, at := range tally.times {
-					if !at.Add(l.delay).After(now) {
-						delivered++
-					}
-				}
-				details := []string{fmt.Sprintf("%d successful Decrypts by the task role so far, %d of them in CloudWatch Logs; the alarm fires on %s",
-					len(tally.times), delivered, rule.Firing)}
-				if newest, ok := newestBreaching(tr); ok {
-					details = append(details, fmt.Sprintf("data of %s-%s, delivered %s late", newest.Format("15:04"),
-						newest.Add(rule.Firing.Period).Format("15:04"), minutes(l.delay)))
-				}
-				details = append(details, "email from SNS: "+subject)
-				return firing{at: tr.At, payload: alarmPayload(name, tr, rule.Firing), got: got, details: details}, true, nil
+			tr, ok := firstAlarm(rules.EvaluateArrivals(rule.Firing, rules.Delayed(tally.times, l.delay)), now)
+			if !ok {
+				return firing{}, false, nil
 			}
-			return firing{}, false, nil
+			delivered := 0
+			for _, at := range tally.times {
+				if !at.Add(l.delay).After(now) {
+					delivered++
+				}
+			}
+			details := []string{fmt.Sprintf("%d successful Decrypts by the task role so far, %d of them in CloudWatch Logs; the alarm fires on %s",
+				len(tally.times), delivered, rule.Firing)}
+			if newest, ok := newestBreaching(tr); ok {
+				details = append(details, fmt.Sprintf("data of %s-%s, delivered %s late", newest.Format("15:04"),
+					newest.Add(rule.Firing.Period).Format("15:04"), minutes(l.delay)))
+			}
+			return alarmFiring(rule, name, tr, details...), true, nil
 		},
 	}
 }

@@ -50,13 +50,9 @@ func keyDecryptRateAlarm() signal {
 			if !ok {
 				return firing{}, false, nil
 			}
-			subject, _ := rule.AlarmEmail(tr, rehearsalRegion)
-			return firing{at: tr.At, payload: alarmPayload(name, tr, rule.Firing),
-				got: fmt.Sprintf("%s %s -> %s: %s", name, tr.From, tr.To, tr.Reason(rule.Firing)),
-				details: []string{
-					fmt.Sprintf("%d successful Decrypts of the app key so far, by any caller; the alarm fires on %s", len(tally.times), rule.Firing),
-					metricPath(l), "email from SNS: " + subject,
-				}}, true, nil
+			return alarmFiring(rule, name, tr,
+				fmt.Sprintf("%d successful Decrypts of the app key so far, by any caller; the alarm fires on %s", len(tally.times), rule.Firing),
+				metricPath(l)), true, nil
 		},
 	}
 }
@@ -68,13 +64,14 @@ func unservedAlarm() signal {
 	name := rule.AlarmName(loopPrefix)
 	inputs := rule.InputRules()
 	kms, served := &matchTally{rule: inputs[0]}, &matchTally{rule: inputs[1]}
+	path := func(l *loop) string {
+		return metricPath(l) + fmt.Sprintf("; the app's decrypt_served lines %s after they are written (assumed)", minutes(l.appLogDelay))
+	}
 	return signal{
 		id: "unserved-alarm", name: "alarm " + name,
 		// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions-Lambda.html
 		delaySource: "CloudWatch invokes the alarm's Lambda action on the state change; AWS documents no latency, the rehearsal adds none",
-		path: func(l *loop) string {
-			return metricPath(l) + fmt.Sprintf("; the app's decrypt_served lines %s after they are written (assumed)", minutes(l.appLogDelay))
-		},
+		path:        path,
 		check: func(l *loop, now time.Time) (firing, bool, error) {
 			for _, t := range []*matchTally{kms, served} {
 				if err := t.update(l); err != nil {
@@ -86,15 +83,10 @@ func unservedAlarm() signal {
 			if !ok {
 				return firing{}, false, nil
 			}
-			subject, _ := rule.AlarmEmail(tr, rehearsalRegion)
-			return firing{at: tr.At, payload: alarmPayload(name, tr, rule.Firing),
-				got: fmt.Sprintf("%s %s -> %s: %s", name, tr.From, tr.To, tr.Reason(rule.Firing)),
-				details: []string{
-					fmt.Sprintf("%s: %d successful Decrypts of the app key so far, %d served by the app; the alarm fires on %s",
-						rule.Expression(), len(kms.times), len(served.times), rule.Firing),
-					metricPath(l) + fmt.Sprintf("; the app's decrypt_served lines %s after they are written (assumed)", minutes(l.appLogDelay)),
-					"email from SNS: " + subject,
-				}}, true, nil
+			return alarmFiring(rule, name, tr,
+				fmt.Sprintf("%s: %d successful Decrypts of the app key so far, %d served by the app; the alarm fires on %s",
+					rule.Expression(), len(kms.times), len(served.times), rule.Firing),
+				path(l)), true, nil
 		},
 	}
 }
