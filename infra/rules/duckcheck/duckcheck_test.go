@@ -84,14 +84,7 @@ func TestAthenaSQLOnDuckDBCountsWhatReplayCounts(t *testing.T) {
 			if !r.HasAthenaQuery() {
 				continue
 			}
-			var times []time.Time
-			ids := map[time.Time][]string{}
-			for _, m := range replayed.Matches {
-				if m.Rule == i {
-					times = append(times, m.EventTime)
-					ids[m.EventTime] = append(ids[m.EventTime], m.EventID)
-				}
-			}
+			times, ids := ruleMatches(replayed, i)
 			if len(times) == 0 && (p.TaskRoleARN != "" || !r.UsesTaskRole()) && (p.AppKeyARN != "" || !r.UsesAppKey()) {
 				t.Fatalf("%s, %s: replay matched nothing; the corpus must exercise every rule", name, r.ID)
 			}
@@ -186,14 +179,7 @@ func TestAthenaSQLReadsEveryAccountAndRegion(t *testing.T) {
 		if !r.HasAthenaQuery() {
 			continue
 		}
-		var times []time.Time
-		ids := map[time.Time][]string{}
-		for _, m := range replayed.Matches {
-			if m.Rule == i {
-				times = append(times, m.EventTime)
-				ids[m.EventTime] = append(ids[m.EventTime], m.EventID)
-			}
-		}
+		times, ids := ruleMatches(replayed, i)
 		for _, f := range firings(r, times) {
 			tuned := r.WithFiring(f)
 			want := expected(tuned, times, ids)
@@ -373,4 +359,17 @@ func dayFolders(t *testing.T, dir string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ruleMatches are replay's matches of rule i: their times in order, and each time's event ids.
+func ruleMatches(res *rules.ReplayResult, i int) ([]time.Time, map[time.Time][]string) {
+	var times []time.Time
+	ids := map[time.Time][]string{}
+	for _, m := range res.Matches {
+		if m.Rule == i {
+			times = append(times, m.EventTime)
+			ids[m.EventTime] = append(ids[m.EventTime], m.EventID)
+		}
+	}
+	return times, ids
 }
